@@ -1,0 +1,39 @@
+# pssgen: the README's two commands are `make generate` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: generate test tools lint bench clean
+
+$(STAMP): pyproject.toml
+	@echo ">> creating $(VENV) and installing pssgen with its test dependencies"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## generate: set up the venv and render out/ (Rego, Gatekeeper bundle, docs)
+generate: $(STAMP)
+	@echo ">> rendering out/"
+	$(VENV)/bin/pssgen generate
+
+## tools: build the pinned OPA, gator and PSA oracle into .tools/ (skipped when present)
+tools: $(STAMP)
+	@echo ">> pinned tools (OPA, gator, upstream PSA oracle)"
+	$(PY) -m generator.tools install
+
+## lint: ruff over the project
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## test: set up everything and run every test (unit, conformance, generated-bundle checks)
+test: tools lint
+	@echo ">> pytest"
+	$(VENV)/bin/pytest
+
+bench: tools
+	$(PY) bench/evaluator.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

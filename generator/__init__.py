@@ -1,0 +1,3 @@
+"""pssgen: the Kubernetes Pod Security Standards as code."""
+
+__version__ = "0.1.0"
