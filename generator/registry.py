@@ -7,6 +7,7 @@ sorted, then restricted IDs sorted (byte-wise, as Go sorts).
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 
 from generator.checks import (
@@ -73,7 +74,7 @@ def validate(checks: tuple[Check, ...]) -> None:
         if not check.versions:
             errors.append(f"{check.id}: no versions")
         minors = [v.minimum_minor for v in check.versions]
-        if any(b <= a for a, b in zip(minors, minors[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(minors)):
             errors.append(f"{check.id}: versions not strictly increasing: {minors}")
         if any(m < 0 or m > NEWEST_MINOR for m in minors):
             errors.append(f"{check.id}: version outside v1.0..v1.{NEWEST_MINOR}: {minors}")

@@ -42,9 +42,9 @@ class Tool:
 
 
 OPA = Tool("opa", "github.com/open-policy-agent/opa", OPA_VERSION, "OPA_BIN", ("version",))
+# `gator --version` prints "devel" for go-installed builds; `gator version` prints the GitVersion.
 GATOR = Tool(
-    "gator", "github.com/open-policy-agent/gatekeeper/v3/cmd/gator", GATEKEEPER_VERSION, "GATOR_BIN",
-    ("--version",),
+    "gator", "github.com/open-policy-agent/gatekeeper/v3/cmd/gator", GATEKEEPER_VERSION, "GATOR_BIN", ("version",)
 )
 
 

@@ -29,7 +29,7 @@ def test_real_checks_validate() -> None:
 def test_baseline_order() -> None:
     assert ids("baseline", 0) == BASELINE_V0
     assert ids("baseline", 33) == BASELINE_V0
-    with_probes = BASELINE_V0[:5] + ["hostProbesAndHostLifecycle"] + BASELINE_V0[5:]
+    with_probes = [*BASELINE_V0[:5], "hostProbesAndHostLifecycle", *BASELINE_V0[5:]]
     assert ids("baseline", 34) == with_probes
     assert ids("baseline", NEWEST_MINOR) == with_probes
 
@@ -38,7 +38,7 @@ def test_restricted_order_matches_psa_table() -> None:
     r0 = [i for i in BASELINE_V0 if i != "hostPathVolumes"] + ["restrictedVolumes", "runAsNonRoot"]
     assert ids("restricted", 0) == r0
     assert ids("restricted", 7) == r0
-    r8 = r0[:-2] + ["allowPrivilegeEscalation", "restrictedVolumes", "runAsNonRoot"]
+    r8 = [*r0[:-2], "allowPrivilegeEscalation", "restrictedVolumes", "runAsNonRoot"]
     assert ids("restricted", 8) == r8
     r19 = [i for i in r8 if i != "seccompProfile_baseline"] + ["seccompProfile_restricted"]
     assert ids("restricted", 19) == r19
