@@ -161,6 +161,31 @@ def _pod_spec(rng: random.Random) -> dict[str, Any]:
     return spec
 
 
+def _clean_spec(rng: random.Random) -> dict[str, Any]:
+    """A pod restricted:latest allows, with at most one setting changed at random."""
+    safe = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    spec: dict[str, Any] = {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {"name": f"c{i}", "image": "x", "securityContext": dict(safe)} for i in range(rng.randint(1, 3))
+        ],
+    }
+    if _maybe(rng, 0.4):
+        spec["initContainers"] = [{"name": "init", "image": "x", "securityContext": dict(safe)}]
+    if _maybe(rng, 0.6):
+        noisy = _pod_spec(rng)
+        field = rng.choice(sorted(noisy))
+        if field in ("containers", "initContainers", "ephemeralContainers"):
+            target = rng.choice(spec["containers"])
+            extra = noisy[field][0].get("securityContext") or {}
+            if extra:
+                key = rng.choice(sorted(extra))
+                target["securityContext"] = {**target["securityContext"], key: extra[key]}
+        else:
+            spec[field] = noisy[field]
+    return spec
+
+
 def _annotations(rng: random.Random, spec: dict[str, Any]) -> dict[str, str]:
     names = [c["name"] for k in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(k, [])]
     ann: dict[str, str] = {}
@@ -180,7 +205,7 @@ def generated_objects(count: int = 400, seed: int = 20261126) -> list[tuple[str,
     rng = random.Random(seed)
     objects = []
     for i in range(count):
-        spec = _pod_spec(rng)
+        spec = _clean_spec(rng) if _maybe(rng, 0.45) else _pod_spec(rng)
         metadata: dict[str, Any] = {"name": f"gen{i}"}
         ann = _annotations(rng, spec)
         if ann:

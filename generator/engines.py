@@ -13,6 +13,10 @@ from generator.versions import Version
 Request = tuple[Mapping[str, Any], str, Version]  # (object, level, version)
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run here (a tool is missing, or the engine is not built yet)."""
+
+
 class Engine(Protocol):
     name: str
 
@@ -47,11 +51,11 @@ class PythonEngine(EngineBase):
         return [evaluate(obj, level, version) for obj, level, version in requests]
 
 
-ENGINE_NAMES: tuple[str, ...] = ("python", "opa", "gatekeeper")
+ENGINE_NAMES: tuple[str, ...] = ("python",)
 
 
 def open_engine(name: str) -> EngineBase:
     """Start the named engine; callers close it (or use it as a context manager)."""
     if name == "python":
         return PythonEngine()
-    raise ValueError(f"engine {name!r} is not available yet")
+    raise EngineUnavailable(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")

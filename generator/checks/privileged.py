@@ -18,7 +18,7 @@ from generator.pod import PodView
 
 
 def privileged_1_0(pod: PodView) -> Forbidden | None:
-    bad = [c.get("name", "") for c in pod.containers if security_field(c, "privileged") is True]
+    bad = [c.get("name") or "" for c in pod.containers if security_field(c, "privileged") is True]
     if not bad:
         return None
     return Forbidden(
