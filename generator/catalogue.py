@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from generator.registry import active_checks
@@ -45,7 +46,8 @@ def catalogue_table(level: str, version: Version, entries: list[dict[str, Any]])
         if e["relax_user_namespaces"]:
             notes.append("hostUsers=false exempt")
         for name, values in e["allowed"].items():
-            notes.append(f"{name}: {len(values)}")
+            shown = ", ".join(json.dumps(v) for v in values) if len(values) <= 3 else f"{len(values)} values"
+            notes.append(f"{name}: {shown}")
         rows.append(
             (e["control"], e["check"], e["level"], e["since"], e["implementation"], ", ".join(notes) or "-")
         )

@@ -99,7 +99,7 @@ class _Outcome:
         subject = f'{resource} "{name}"' if name else resource
         if kind == "Pod":
             return f"{self.doc.where}: {subject} is forbidden: {self.result.message}"
-        return f"{self.doc.where}: {subject}: would {self.result.message}"
+        return f"{self.doc.where}: {subject}: {self.result.warning}"
 
 
 def _is_evaluated(obj: dict[str, Any]) -> bool:

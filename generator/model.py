@@ -99,6 +99,11 @@ class Result:
         """The enforce message PSA returns, without the API server's ``pods "x" is forbidden:`` prefix."""
         return f'violates PodSecurity "{self.level}:{self.version}": {self.forbidden_detail}'
 
+    @property
+    def warning(self) -> str:
+        """The warn/audit wording PSA uses, and the only one it uses for workloads."""
+        return f'would violate PodSecurity "{self.level}:{self.version}": {self.forbidden_detail}'
+
 
 def spec_get(mapping: Mapping[str, Any] | None, key: str) -> Any:
     """``mapping[key]`` treating a missing mapping as nil, like a nil Go pointer."""

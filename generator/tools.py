@@ -115,8 +115,13 @@ def main(argv: list[str]) -> int:
     tools = {"opa": OPA, "gator": GATOR}
     try:
         if argv[:1] == ["install"]:
-            for name in argv[1:] or list(tools):
-                install(tools[name])
+            for name in argv[1:] or [*tools, "oracle"]:
+                if name == "oracle":
+                    from generator.oracle import build_oracle
+
+                    print(f"psa-oracle: {build_oracle()}", file=sys.stderr)
+                else:
+                    install(tools[name])
             return 0
         if argv[:1] == ["path"] and len(argv) == 2:
             print(require(tools[argv[1]]))
@@ -127,7 +132,7 @@ def main(argv: list[str]) -> int:
     except (ToolError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("usage: python -m generator.tools install [opa|gator]... | path opa|gator | psa", file=sys.stderr)
+    print("usage: python -m generator.tools install [opa|gator|oracle]... | path opa|gator | psa", file=sys.stderr)
     return 2
 
 

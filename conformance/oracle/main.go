@@ -17,10 +17,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -315,7 +317,72 @@ func run(in io.Reader, out io.Writer) error {
 	}
 }
 
+// bench measures PSA's own evaluator in process: the first request line on
+// stdin is decoded once, then evaluated n times with policy.DefaultChecks(),
+// and again n times including the JSON decoding of the object. It prints one
+// JSON line of figures, so a benchmark can set them beside pssgen's engines.
+func bench(in io.Reader, out io.Writer, n int) error {
+	line, err := bufio.NewReaderSize(in, 1<<20).ReadBytes('\n')
+	if err != nil && err != io.EOF {
+		return err
+	}
+	var request struct {
+		Object  json.RawMessage `json:"object"`
+		Level   string          `json:"level"`
+		Version string          `json:"version"`
+	}
+	if err := json.Unmarshal(line, &request); err != nil {
+		return fmt.Errorf("bench request: %w", err)
+	}
+	level, err := api.ParseLevel(request.Level)
+	if err != nil {
+		return err
+	}
+	version, err := api.ParseVersion(request.Version)
+	if err != nil {
+		return err
+	}
+	lv := api.LevelVersion{Level: level, Version: version}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		return err
+	}
+	meta, spec, err := podOf(request.Object)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		evaluator.EvaluatePod(lv, meta, spec)
+	}
+	evalOnly := time.Since(start)
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		m, s, err := podOf(request.Object)
+		if err != nil {
+			return err
+		}
+		defaultVolumes(s)
+		evaluator.EvaluatePod(lv, m, s)
+	}
+	withDecode := time.Since(start)
+	return json.NewEncoder(out).Encode(map[string]float64{
+		"pods":                        float64(n),
+		"eval_pods_per_second":        float64(n) / evalOnly.Seconds(),
+		"decode_eval_pods_per_second": float64(n) / withDecode.Seconds(),
+	})
+}
+
 func main() {
+	benchN := flag.Int("bench", 0, "evaluate the first request on stdin this many times and print throughput")
+	flag.Parse()
+	if *benchN > 0 {
+		if err := bench(os.Stdin, os.Stdout, *benchN); err != nil {
+			fmt.Fprintln(os.Stderr, "psa-oracle:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "psa-oracle:", err)
 		os.Exit(1)
