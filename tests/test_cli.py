@@ -117,15 +117,15 @@ def test_pod_denial_text_is_the_enforce_message() -> None:
     assert code == 1
     assert out.splitlines()[0] == (
         '<stdin>: document 0: pods "web" is forbidden: violates PodSecurity "restricted:latest": '
-        'allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false)'
+        "allowPrivilegeEscalation != false "
+        '(container "app" must set securityContext.allowPrivilegeEscalation=false)'
     )
 
 
 def test_list_items_are_expanded() -> None:
-    doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "securityContext": {"privileged": True}}]}},
-        {"kind": "ConfigMap", "metadata": {"name": "b"}},
-    ]})  # fmt: skip
+    bad = {"containers": [{"name": "c", "securityContext": {"privileged": True}}]}
+    items = [{"kind": "Pod", "metadata": {"name": "a"}, "spec": bad}, {"kind": "ConfigMap", "metadata": {"name": "b"}}]
+    doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     code, out = run("check", "-", "--level", "baseline", "--output", "json", stdin=doc)
     assert code == 1
     results = json.loads(out)["results"]
