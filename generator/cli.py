@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +14,12 @@ import click
 from generator import __version__
 from generator.catalogue import catalogue, catalogue_table
 from generator.engines import ENGINE_NAMES, open_engine
-from generator.manifests import Document, ReadError, read_paths
-from generator.model import Result
-from generator.pod import EVALUATED_KINDS
+from generator.manifests import ReadError, read_paths
+from generator.scan import Outcome, scan
 from generator.versions import LEVELS, Version, VersionError, parse_version
 
 EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
-# The resource PSA's messages name for each evaluated kind (apierrors.NewForbidden's qualified resource).
-RESOURCES: dict[str, str] = {
-    "Pod": "pods",
-    "ReplicationController": "replicationcontrollers",
-    "PodTemplate": "podtemplates",
-    "ReplicaSet": "replicasets.apps",
-    "Deployment": "deployments.apps",
-    "StatefulSet": "statefulsets.apps",
-    "DaemonSet": "daemonsets.apps",
-    "Job": "jobs.batch",
-    "CronJob": "cronjobs.batch",
-}
 
 
 def _version(_ctx: click.Context, _param: click.Parameter, value: str) -> Version:
@@ -67,65 +53,6 @@ def cli() -> None:
 # ---------------------------------------------------------------- check
 
 
-@dataclass
-class _Outcome:
-    doc: Document
-    result: Result | None  # None: skipped (not a kind PSA evaluates)
-
-    def as_json(self) -> dict[str, Any]:
-        meta = self.doc.obj.get("metadata")
-        meta = meta if isinstance(meta, dict) else {}
-        entry: dict[str, Any] = {
-            "source": self.doc.source,
-            "document": self.doc.document,
-            "kind": self.doc.obj.get("kind"),
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-        }
-        if self.doc.item is not None:
-            entry["item"] = self.doc.item
-        if self.result is None:
-            entry.update(allowed=True, skipped=True, violations=[])
-        else:
-            entry.update(allowed=self.result.allowed, violations=[v.as_dict() for v in self.result.violations])
-        return entry
-
-    def text(self) -> str:
-        assert self.result is not None
-        meta = self.doc.obj.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
-        kind = str(self.doc.obj.get("kind"))
-        resource = RESOURCES.get(kind, kind.lower())
-        subject = f'{resource} "{name}"' if name else resource
-        if kind == "Pod":
-            return f"{self.doc.where}: {subject} is forbidden: {self.result.message}"
-        return f"{self.doc.where}: {subject}: {self.result.warning}"
-
-
-def _is_evaluated(obj: dict[str, Any]) -> bool:
-    return obj.get("kind") in EVALUATED_KINDS
-
-
-def run_check(
-    paths: Sequence[str], level: str, version: Version, engine_name: str
-) -> tuple[list[_Outcome], list[ReadError]]:
-    """Read every document, evaluate the Pods and workloads, skip the rest; errors never stop the run."""
-    docs: list[Document] = []
-    errors: list[ReadError] = []
-    for entry in read_paths(list(paths)):
-        (errors if isinstance(entry, ReadError) else docs).append(entry)  # type: ignore[arg-type]
-    evaluated = [d for d in docs if _is_evaluated(d.obj)]  # type: ignore[arg-type]
-    results: dict[int, Result] = {}
-    if evaluated:
-        with open_engine(engine_name) as engine:
-            for doc, result in zip(
-                evaluated, engine.evaluate_many([(d.obj, level, version) for d in evaluated]), strict=True
-            ):
-                results[id(doc)] = result
-    outcomes = [_Outcome(d, results.get(id(d))) for d in docs]
-    return outcomes, errors
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @level_option
@@ -144,8 +71,24 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
     helm template ./chart | pssgen check - --level baseline --version v1.29
     pssgen check manifests/ --output json
     """
-    outcomes, errors = run_check(paths, level, version, engine)
-    denied = [o for o in outcomes if o.result is not None and not o.result.allowed]
+    outcomes: list[Outcome] = []
+    errors: list[ReadError] = []
+    counts = {"objects": 0, "denied": 0, "skipped": 0}
+    with open_engine(engine) as running:
+        for entry in scan(read_paths(list(paths)), running, level, version):
+            if isinstance(entry, ReadError):
+                errors.append(entry)
+                if output == "text":
+                    click.echo(f"error: {entry}", err=True)
+                continue
+            counts["objects"] += 1
+            counts["denied"] += entry.denied
+            counts["skipped"] += entry.skipped
+            if output == "json":
+                outcomes.append(entry)
+            elif entry.denied:
+                click.echo(f"{entry.where}: {entry.message}")
+    denied = counts["denied"]
     if output == "json":
         payload = {
             "level": level,
@@ -155,14 +98,9 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
         }
         click.echo(json.dumps(payload, indent=2))
     else:
-        for outcome in denied:
-            click.echo(outcome.text())
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
-        skipped = sum(1 for o in outcomes if o.result is None)
-        allowed = len(outcomes) - len(denied) - skipped
+        allowed = counts["objects"] - denied - counts["skipped"]
         click.echo(
-            f"{len(outcomes)} objects: {allowed} allowed, {len(denied)} denied, {skipped} skipped, "
+            f"{counts['objects']} objects: {allowed} allowed, {denied} denied, {counts['skipped']} skipped, "
             f"{len(errors)} errors ({level}:{version}, engine {engine})"
         )
     sys.exit(EXIT_ERROR if errors else EXIT_DENIED if denied else EXIT_OK)
