@@ -1,0 +1,53 @@
+"""PSA's label resolution (api.PolicyToEvaluate), case by case."""
+
+from __future__ import annotations
+
+from generator.namespaces import LevelVersion, default_policy, policy_from_labels
+from generator.versions import LATEST, Version
+
+P = "pod-security.kubernetes.io/"
+DEFAULTS = default_policy("baseline", Version(30))
+
+
+def lv(level: str, version: Version = LATEST) -> LevelVersion:
+    return LevelVersion(level, version)
+
+
+def test_no_labels_keeps_defaults() -> None:
+    assert policy_from_labels({}, DEFAULTS) == DEFAULTS
+    assert policy_from_labels(None, DEFAULTS) == DEFAULTS
+    assert policy_from_labels({"app": "x"}, DEFAULTS).enforce == lv("baseline", Version(30))
+
+
+def test_labels_override_defaults() -> None:
+    labels = {P + "enforce": "restricted", P + "enforce-version": "v1.25", P + "audit": "baseline"}
+    p = policy_from_labels(labels, DEFAULTS)
+    assert p.enforce == lv("restricted", Version(25))
+    assert p.audit == lv("baseline")
+    assert p.errors == ()
+
+
+def test_warn_follows_a_stricter_enforce_level_and_its_version() -> None:
+    p = policy_from_labels({P + "enforce": "restricted", P + "enforce-version": "v1.25"}, DEFAULTS)
+    assert p.warn == lv("restricted", Version(25))
+    p = policy_from_labels({P + "enforce": "restricted", P + "warn-version": "v1.20"}, DEFAULTS)
+    assert p.warn == lv("restricted", Version(20))
+    p = policy_from_labels({P + "enforce": "restricted", P + "warn": "privileged"}, DEFAULTS)
+    assert p.warn == lv("privileged")
+
+
+def test_warn_does_not_follow_a_defaulted_or_invalid_enforce() -> None:
+    p = policy_from_labels({P + "enforce-version": "v1.25"}, DEFAULTS)
+    assert p.enforce == lv("baseline", Version(25)) and p.warn == lv("privileged")
+    p = policy_from_labels({P + "enforce": "strict"}, DEFAULTS)
+    assert p.enforce.level == "restricted" and p.warn == lv("privileged")
+    assert p.errors and "enforce" in p.errors[0]
+
+
+def test_invalid_values_fail_as_psa_does() -> None:
+    p = policy_from_labels(
+        {P + "audit": "nope", P + "warn": "Baseline", P + "audit-version": "v1.05", P + "warn-version": "1.2"},
+        DEFAULTS,
+    )
+    assert p.audit == lv("privileged") and p.warn == lv("privileged")
+    assert len(p.errors) == 4
