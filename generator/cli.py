@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from generator import __version__
-from generator.catalogue import catalogue, catalogue_table
+from generator.catalogue import catalogue, catalogue_markdown, catalogue_table
 from generator.engines import ENGINE_NAMES, open_engine
 from generator.manifests import ReadError, read_paths
 from generator.scan import Outcome, scan
@@ -112,19 +112,55 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
 @cli.command()
 @level_option
 @version_option
-@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 def controls(level: str, version: Version, output: str) -> None:
     """List the PSS controls and the checks in force at a level and version.
+
+    `--output markdown` prints the full reference page (every control, check,
+    field and allowed value per version; level and version do not apply), the
+    same page `pssgen generate` writes to out/docs/.
 
     \b
     pssgen controls
     pssgen controls --level baseline --version v1.25 --output json
+    pssgen controls --output markdown > pss-reference.md
     """
+    if output == "markdown":
+        click.echo(catalogue_markdown(), nl=False)
+        return
     entries = catalogue(level, version)
     if output == "json":
         click.echo(json.dumps({"level": level, "version": str(version), "checks": entries}, indent=2))
     else:
         click.echo(catalogue_table(level, version, entries))
+
+
+# ---------------------------------------------------------------- diff
+
+
+@cli.command()
+@click.argument("from_version", metavar="FROM", callback=_version)
+@click.argument("to_version", metavar="TO", callback=_version)
+@click.option("--level", type=click.Choice([*LEVELS, "all"]), default="all", show_default=True)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(from_version: Version, to_version: Version, level: str, output: str) -> None:
+    """Show what changes in a level between two Kubernetes versions.
+
+    Checks added, removed or overridden, implementations that change, allowed
+    values that grow or shrink: what to read before bumping enforce-version.
+
+    \b
+    pssgen diff v1.29 latest
+    pssgen diff v1.24 v1.25 --level restricted
+    pssgen diff v1.30 v1.35 --output json
+    """
+    from generator.diff import diff_json, diff_text, level_diffs
+
+    diffs = level_diffs(from_version, to_version, level)
+    if output == "json":
+        click.echo(json.dumps([diff_json(d) for d in diffs], indent=2))
+    else:
+        click.echo("\n\n".join(diff_text(d) for d in diffs))
 
 
 # ---------------------------------------------------------------- conformance
