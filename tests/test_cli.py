@@ -189,7 +189,7 @@ def test_diff_command_text_and_json() -> None:
     payload = json.loads(out)
     assert [d["level"] for d in payload] == ["baseline", "restricted"]
     restricted = payload[1]
-    assert [a["id"] for a in restricted["added"]] == ["capabilities_restricted"]
+    assert [a["check"] for a in restricted["added"]] == ["capabilities_restricted"]
     code, out = run("diff", "v1.21", "1.22")
     assert code == 2 and 'must be "latest" or "v1.x"' in out
 
