@@ -58,7 +58,7 @@ def cli() -> None:
 @level_option
 @version_option
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="python", show_default=True)
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", type=click.Choice(["text", "json", "junit", "sarif"]), default="text", show_default=True)
 def check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str) -> None:
     """Evaluate manifests as Pod Security Admission would.
 
@@ -70,6 +70,8 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
     pssgen check pod.yaml
     helm template ./chart | pssgen check - --level baseline --version v1.29
     pssgen check manifests/ --output json
+    pssgen check manifests/ --output sarif > pss.sarif    # GitHub code scanning
+    pssgen check manifests/ --output junit > pss.xml      # CI test reports
     """
     outcomes: list[Outcome] = []
     errors: list[ReadError] = []
@@ -84,7 +86,7 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
             counts["objects"] += 1
             counts["denied"] += entry.denied
             counts["skipped"] += entry.skipped
-            if output == "json":
+            if output != "text":
                 outcomes.append(entry)
             elif entry.denied:
                 click.echo(f"{entry.where}: {entry.message}")
@@ -97,6 +99,11 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
             "errors": [{"source": e.source, "document": e.document, "message": e.message} for e in errors],
         }
         click.echo(json.dumps(payload, indent=2))
+    elif output in ("junit", "sarif"):
+        from generator.reports import junit_report, sarif_report
+
+        report = junit_report if output == "junit" else sarif_report
+        click.echo(report(outcomes, errors, level, str(version)), nl=False)
     else:
         allowed = counts["objects"] - denied - counts["skipped"]
         click.echo(
