@@ -96,7 +96,7 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
             "level": level,
             "version": str(version),
             "results": [o.as_json() for o in outcomes],
-            "errors": [{"source": e.source, "document": e.document, "message": e.message} for e in errors],
+            "errors": [e.as_dict() for e in errors],
         }
         click.echo(json.dumps(payload, indent=2))
     elif output in ("junit", "sarif"):

@@ -7,6 +7,7 @@ whole-cluster exports.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from generator.engines import EngineBase
 from generator.manifests import Document, ReadError
 from generator.model import Result
 from generator.pod import EVALUATED_KINDS
+from generator.shape import conform
 from generator.versions import Version
 
 # The resource PSA's messages name for each evaluated kind (apierrors.NewForbidden's qualified resource).
@@ -116,27 +118,45 @@ def is_evaluated(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") in EVALUATED_KINDS
 
 
+def shape_error(doc: Document, problems: list[str]) -> ReadError:
+    """A Pod or workload whose field types the API would reject: reported, never evaluated."""
+    meta = doc.obj.get("metadata")
+    name = _str_or_none(meta.get("name")) if isinstance(meta, Mapping) else None
+    subject = f"{doc.obj['kind']} {json.dumps(name, ensure_ascii=False)}" if name else doc.obj["kind"]
+    return ReadError(doc.source, doc.document, f"{subject}: {'; '.join(problems)}", doc.item)
+
+
 def scan(
     entries: Iterable[Document | ReadError], engine: EngineBase, level: str, version: Version, batch: int = BATCH
 ) -> Iterator[Outcome | ReadError]:
-    """Evaluate every Pod and workload at ``level``/``version``; everything else passes through in order."""
+    """Evaluate every Pod and workload at ``level``/``version``; everything else passes through in order.
+
+    Every engine is sent only objects of the shape the API would accept, as its
+    decoder would leave them (``generator.shape.conform``).
+    """
     pending: list[Document | ReadError] = []
-    evaluated = 0
+    objects: list[Mapping[str, Any]] = []  # the conformed objects of pending's evaluated documents, in order
 
     def flush() -> Iterator[Outcome | ReadError]:
-        docs = [e for e in pending if isinstance(e, Document) and is_evaluated(e.obj)]
-        results = iter(engine.evaluate_many([(d.obj, level, version) for d in docs]) if docs else [])
+        results = iter(engine.evaluate_many([(obj, level, version) for obj in objects]) if objects else [])
         for entry in pending:
             if isinstance(entry, ReadError):
                 yield entry
             else:
                 yield Outcome.of(entry, next(results) if is_evaluated(entry.obj) else None)
         pending.clear()
+        objects.clear()
 
     for entry in entries:
-        pending.append(entry)
         if isinstance(entry, Document) and is_evaluated(entry.obj):
-            evaluated += 1
-            if evaluated % batch == 0:
+            obj, problems = conform(entry.obj)
+            if problems:
+                pending.append(shape_error(entry, problems))
+                continue
+            objects.append(obj)
+            pending.append(entry)
+            if len(objects) == batch:
                 yield from flush()
+            continue
+        pending.append(entry)
     yield from flush()
