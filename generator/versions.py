@@ -11,7 +11,8 @@ LEVELS: tuple[str, ...] = ("privileged", "baseline", "restricted")
 # registry.py asserts that it equals the largest minimum version of any check.
 NEWEST_MINOR = 37
 
-_VERSION_RE = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+VERSION_PATTERN = r"^v1\.(0|[1-9][0-9]*)$"
+_VERSION_RE = re.compile(VERSION_PATTERN)
 
 
 class VersionError(ValueError):
@@ -42,7 +43,7 @@ def parse_version(text: str) -> Version:
     """Accept ``latest`` or ``v1.N`` with no leading zeros and no patch, like PSA's ParseVersion."""
     if text == "latest":
         return LATEST
-    match = _VERSION_RE.match(text)
+    match = _VERSION_RE.fullmatch(text)
     if match is None:
         raise VersionError(f'invalid version {text!r}: must be "latest" or "v1.x" (for example v1.{NEWEST_MINOR})')
     return Version(int(match.group(1)))

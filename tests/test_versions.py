@@ -10,7 +10,9 @@ def test_accepts_psa_forms(text: str) -> None:
     assert str(parse_version(text)) == text
 
 
-@pytest.mark.parametrize("text", ["", "1.25", "v1.05", "v1.22.0", "v2.0", "V1.2", "v1.", "v1.-1", " latest", "Latest"])
+@pytest.mark.parametrize(
+    "text", ["v1.2\n", "", "1.25", "v1.05", "v1.22.0", "v2.0", "V1.2", "v1.", "v1.-1", " latest", "Latest"]
+)
 def test_rejects_other_forms(text: str) -> None:
     with pytest.raises(VersionError, match=r'must be "latest" or "v1\.x"'):
         parse_version(text)

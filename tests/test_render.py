@@ -1,0 +1,174 @@
+"""The generated Rego: deterministic, marked as generated, Gatekeeper-safe, clean under OPA's own
+tools, and holding exactly the allowed values of the checks' data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from generator import tools
+from generator.evaluate import evaluate
+from generator.model import Check
+from generator.registry import CHECKS
+from generator.render import HEADER, rego_literal, rego_modules, render_all
+
+
+@pytest.fixture(scope="module")
+def modules() -> dict[str, str]:
+    return rego_modules()
+
+
+@pytest.fixture(scope="module")
+def opa() -> Path:
+    try:
+        return tools.require(tools.OPA)
+    except tools.ToolError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def rendered_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh render on disk, so OPA judges what render_all produces now (not what is committed)."""
+    root = tmp_path_factory.mktemp("out")
+    for rel, text in render_all().items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root / "rego"
+
+
+def test_rendering_is_deterministic():
+    assert render_all() == render_all()
+
+
+def test_layout(modules):
+    expected = {"lib/pss.rego", "lib/pss/levels.rego", "pss.rego", "main.rego"}
+    expected |= {f"lib/pss/checks/{c.id}.rego" for c in CHECKS}
+    assert set(modules) == expected
+    assert all(path.startswith("rego/") for path in render_all())
+
+
+def test_every_module_starts_with_the_header(modules):
+    for path, text in modules.items():
+        assert text.startswith(HEADER + "\n"), path
+        assert text.endswith("\n") and not text.endswith("\n\n"), path
+
+
+def test_no_rego_v1_import(modules):
+    # Gatekeeper rejects `import rego.v1`; the modules are Rego v1 syntax without it.
+    for path, text in modules.items():
+        assert "rego.v1" not in text, path
+
+
+def test_lib_modules_reference_only_data_lib(modules):
+    # Gatekeeper libs must be `package lib.…` and may only reference data.lib.*.
+    for path, text in modules.items():
+        if not path.startswith("lib/"):
+            continue
+        package = re.search(r"^package (\S+)$", text, re.MULTILINE)
+        assert package is not None and package.group(1).startswith("lib."), path
+        for ref in re.findall(r"\bdata\.[A-Za-z_][A-Za-z0-9_.]*", text):
+            assert ref.startswith("data.lib."), f"{path}: {ref}"
+
+
+def test_each_check_module_holds_its_allowed_values(modules):
+    for check in CHECKS:
+        text = modules[f"lib/pss/checks/{check.id}.rego"]
+        for version in check.versions:
+            # The implementation is a function of the version's name, fed the version's data.
+            assert re.search(rf"^{re.escape(version.name)}\(", text, re.MULTILINE), (check.id, version.name)
+            assert rego_literal(dict(version.allowed)) in text, (check.id, version.name)
+
+
+def _with_sentinels(check: Check) -> Check:
+    versions = tuple(
+        dataclasses.replace(
+            v,
+            allowed={key: (*values, f"sentinel-{check.id}-{v.name}-{key}") for key, values in v.allowed.items()},
+        )
+        for v in check.versions
+    )
+    return dataclasses.replace(check, versions=versions)
+
+
+def test_allowed_values_come_from_the_data():
+    # What the dispatch feeds each implementation follows the data, value for value.
+    altered = tuple(_with_sentinels(c) for c in CHECKS)
+    rendered = rego_modules(altered)
+    for check in altered:
+        text = rendered[f"lib/pss/checks/{check.id}.rego"]
+        for version in check.versions:
+            for key in version.allowed:
+                assert f'"sentinel-{check.id}-{version.name}-{key}"' in text, (check.id, version.name, key)
+
+
+def _code_only(source: str) -> str:
+    """Template source without comments and raw (backtick) strings, where upstream's message text lives."""
+    source = re.sub(r"`[^`]*`", "``", source)
+    return re.sub(r"#.*", "", source)
+
+
+def test_templates_do_not_restate_allowed_values():
+    # Implementations read `allowed`; a value spelled out in a template's code is a list restated by
+    # hand. (Message text such as `drop=["ALL"]` is upstream's wording, in raw strings.)
+    root = files("generator.templates") / "rego"
+    templates = [*(root / "checks").iterdir(), root / "check.rego.j2", root / "levels.rego.j2"]
+    sources = {p.name: _code_only(p.read_text(encoding="utf-8")) for p in templates}
+    values = {value for c in CHECKS for v in c.versions for vals in v.allowed.values() for value in vals if value}
+    for name, code in sources.items():
+        for value in values:
+            assert json.dumps(value) not in code, f"{name} restates the allowed value {value!r}"
+
+
+def test_opa_check_strict(opa, rendered_tree):
+    proc = subprocess.run([opa, "check", "--strict", rendered_tree], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_opa_fmt_has_nothing_to_change(opa, rendered_tree):
+    proc = subprocess.run([opa, "fmt", "--list", rendered_tree], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "", f"opa fmt would rewrite:\n{proc.stdout}"
+
+
+def _pod(**security_context):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "initContainers": [{"name": "init", "image": "x"}],
+            "containers": [{"name": "app", "image": "x", "securityContext": security_context}],
+        },
+    }
+
+
+def test_batch_entry_point_matches_python(opa, rendered_tree, tmp_path):
+    # A smoke test of data.pss.batch's shape and order; the conformance suite covers the corpus.
+    items = [
+        {"object": _pod(privileged=True), "level": "baseline", "version": "latest"},
+        {"object": _pod(privileged=True), "level": "restricted", "version": "v1.22"},
+        {"object": _pod(), "level": "privileged", "version": "v1.0"},
+        {"object": _pod(allowPrivilegeEscalation=False), "level": "restricted", "version": "v1.99"},
+        {"object": {"kind": "ConfigMap", "metadata": {"name": "c"}}, "level": "baseline", "version": "latest"},
+        {"object": _pod(), "level": "baseline", "version": "v1.05"},
+    ]
+    (tmp_path / "input.json").write_text(json.dumps({"items": items}))
+    proc = subprocess.run(
+        [opa, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", "data.pss.batch"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    got = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    expected = []
+    for item in items[:4]:
+        result = evaluate(item["object"], item["level"], item["version"])
+        expected.append({"allowed": result.allowed, "violations": [v.as_dict() for v in result.violations]})
+    assert got[:4] == expected
+    assert got[4] == {"allowed": True, "violations": [], "skipped": True}
+    assert got[5]["allowed"] is False and got[5]["violations"] == [] and "v1.05" in got[5]["error"]
