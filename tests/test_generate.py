@@ -1,0 +1,48 @@
+"""The committed out/ is exactly a fresh render, and `pssgen generate --check` says so or names what is stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.outdir import default_out_dir, stale_files, write_tree
+from generator.render import render_all
+
+
+def test_committed_out_matches_a_fresh_render() -> None:
+    stale = stale_files(default_out_dir(), render_all())
+    assert not stale, f"out/ is stale; run `make generate` (or `pssgen generate`): {stale}"
+
+
+def test_render_is_deterministic() -> None:
+    assert render_all() == render_all()
+
+
+def test_generate_check_names_stale_missing_and_extra_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["generate", "--out", str(out)]).exit_code == 0
+    result = runner.invoke(cli, ["generate", "--out", str(out), "--check"])
+    assert result.exit_code == 0, result.output
+
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    files[0].write_text("edited\n")
+    files[1].unlink()
+    (out / "extra.rego").write_text("package extra\n")
+    result = runner.invoke(cli, ["generate", "--out", str(out), "--check"])
+    assert result.exit_code == 1
+    rel = [p.relative_to(out).as_posix() for p in files[:2]]
+    for name in [*rel, "extra.rego"]:
+        assert f"stale: {name}" in result.output
+    assert "3 files" in result.output
+
+
+def test_write_tree_replaces_the_whole_tree(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, {"a/b.txt": "1\n", "c.txt": "2\n"})
+    write_tree(out, {"c.txt": "3\n"})
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["c.txt"]
+    assert (out / "c.txt").read_text() == "3\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folders left behind
