@@ -17,6 +17,7 @@ from pathlib import Path
 
 OPA_VERSION = "v1.22.3"
 GATEKEEPER_VERSION = "v3.23.1"
+REGAL_VERSION = "v0.35.1"  # also pinned in conformance/tools/regal/go.mod, which it is built from
 PSA_MODULE = "k8s.io/pod-security-admission"
 PSA_VERSION = "v0.37.2"
 
@@ -35,6 +36,7 @@ class Tool:
     version: str
     env_var: str
     version_args: tuple[str, ...]
+    module_dir: Path | None = None  # build from this module's go.mod pin instead of `pkg@version`
 
     @property
     def local_path(self) -> Path:
@@ -45,6 +47,12 @@ OPA = Tool("opa", "github.com/open-policy-agent/opa", OPA_VERSION, "OPA_BIN", ("
 # `gator --version` prints "devel" for go-installed builds; `gator version` prints the GitVersion.
 GATOR = Tool(
     "gator", "github.com/open-policy-agent/gatekeeper/v3/cmd/gator", GATEKEEPER_VERSION, "GATOR_BIN", ("version",)
+)
+
+
+REGAL = Tool(
+    "regal", "github.com/styrainc/regal", REGAL_VERSION, "REGAL_BIN", ("version",),
+    module_dir=ROOT / "conformance" / "tools" / "regal",
 )
 
 
@@ -90,7 +98,8 @@ def install(tool: Tool) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     print(f"{tool.name}: building {tool.package}@{tool.version} with go install into {target}", file=sys.stderr)
     env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-buildvcs=false"}
-    proc = subprocess.run(["go", "install", f"{tool.package}@{tool.version}"], env=env, check=False)
+    spec = tool.package if tool.module_dir else f"{tool.package}@{tool.version}"
+    proc = subprocess.run(["go", "install", spec], env=env, cwd=tool.module_dir, check=False)
     if proc.returncode != 0 or not tool.local_path.exists():
         raise ToolError(f"{tool.name}: go install {tool.package}@{tool.version} failed")
     return tool.local_path
@@ -112,7 +121,7 @@ def psa_module_dir() -> Path:
 
 def main(argv: list[str]) -> int:
     """``python -m generator.tools install|path NAME``: used by the Makefile."""
-    tools = {"opa": OPA, "gator": GATOR}
+    tools = {"opa": OPA, "gator": GATOR, "regal": REGAL}
     try:
         if argv[:1] == ["install"]:
             for name in argv[1:] or [*tools, "oracle"]:
@@ -132,7 +141,8 @@ def main(argv: list[str]) -> int:
     except (ToolError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("usage: python -m generator.tools install [opa|gator|oracle]... | path opa|gator | psa", file=sys.stderr)
+    usage = "usage: python -m generator.tools install [opa|gator|regal|oracle]... | path opa|gator|regal | psa"
+    print(usage, file=sys.stderr)
     return 2
 
 
