@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from generator.pod import TEMPLATE_PATHS
+from generator.pod import API_GROUPS, TEMPLATE_PATHS
 from generator.versions import NEWEST_MINOR
 
 # Both sides of every behaviour change, plus latest and a version above the newest.
@@ -221,7 +221,9 @@ def generated_objects(count: int = 400, seed: int = 20261126) -> list[tuple[str,
 
 def _wrap(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     template: dict[str, Any] = {"metadata": {k: v for k, v in metadata.items() if k != "name"}, "spec": spec}
-    obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": metadata["name"]}}
+    group = API_GROUPS[kind]
+    api_version = f"{group}/v1" if group else "v1"
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": {"name": metadata["name"]}}
     node = obj
     path = TEMPLATE_PATHS[kind]
     for key in path[:-1]:

@@ -96,7 +96,7 @@ def _result(answer: Mapping[str, Any], level: str, version: Version) -> Result:
     return Result(bool(answer["allowed"]), violations, level, str(version))
 
 
-ENGINE_NAMES: tuple[str, ...] = ("python", "opa")
+ENGINE_NAMES: tuple[str, ...] = ("python", "opa", "gatekeeper")
 
 
 def open_engine(name: str) -> EngineBase:
@@ -105,4 +105,8 @@ def open_engine(name: str) -> EngineBase:
         return PythonEngine()
     if name == "opa":
         return OpaEngine()
+    if name == "gatekeeper":
+        from generator.gator import GatekeeperEngine
+
+        return GatekeeperEngine()
     raise EngineUnavailable(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")

@@ -27,6 +27,19 @@ TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
 }
 EVALUATED_KINDS: frozenset[str] = frozenset({"Pod", *TEMPLATE_PATHS})
 
+# The API group of every evaluated kind (all at version v1), for apiVersion and Gatekeeper's match.
+API_GROUPS: Mapping[str, str] = {
+    "Pod": "",
+    "ReplicationController": "",
+    "PodTemplate": "",
+    "ReplicaSet": "apps",
+    "Deployment": "apps",
+    "StatefulSet": "apps",
+    "DaemonSet": "apps",
+    "Job": "batch",
+    "CronJob": "batch",
+}
+
 # Every volume source field of core/v1 VolumeSource.
 VOLUME_SOURCES: tuple[str, ...] = (
     "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs",

@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 
+from generator.gatekeeper import gatekeeper_bundle
 from generator.model import Check, CheckVersion
 from generator.pod import TEMPLATE_PATHS, VOLUME_SOURCES
 from generator.registry import CHECKS, active_checks
@@ -90,29 +91,25 @@ def version_label(minor: int) -> str:
 
 @dataclass(frozen=True)
 class VersionView:
-    """One implementation of a check and the minor versions it covers."""
+    """One version of a check: the dispatch entry that runs it, and the minor versions it covers."""
 
-    name: str  # the upstream function; the template defines a Rego function of this name
+    name: str  # the upstream function; the dispatch runs this version under this name
+    implementation: str  # the Rego function the dispatch calls (see ``_implementation``)
     minimum_minor: int
-    next_minor: int | None  # where the next implementation takes over; None for the newest
+    next_minor: int | None  # where the next version takes over; None for the newest
     exempt_windows: bool
     relax_user_namespaces: bool
     change: str
     allowed: str  # Rego object literal of the allowed values, laid out for a top-level rule head
 
     @property
-    def uses_minor(self) -> bool:
-        """Whether the dispatch rule needs a version guard (a check present at every version needs none)."""
-        return self.minimum_minor > 0 or self.next_minor is not None
-
-    @property
     def has_guards(self) -> bool:
-        """Whether the dispatch rule has a body at all."""
-        return self.uses_minor or self.exempt_windows or self.relax_user_namespaces
+        """Whether the dispatch entry has a body (a pod-dependent guard)."""
+        return self.exempt_windows or self.relax_user_namespaces
 
     @property
     def span(self) -> str:
-        """The versions covered, for the comment above its dispatch rule."""
+        """The versions covered, for the comment above its dispatch entry."""
         if self.next_minor is None:
             return f"{version_label(self.minimum_minor)} and later"
         return f"{version_label(self.minimum_minor)} to {version_label(self.next_minor - 1)}"
@@ -155,19 +152,55 @@ class LibView:
 
 
 @dataclass(frozen=True)
+class LevelView:
+    """One level's violations function: every check that ever runs at the level, in PSA's order."""
+
+    name: str
+    checks: tuple[CheckView, ...]
+
+
+@dataclass(frozen=True)
 class LevelsView:
-    """The check order per level and minor (from ``active_checks``) and the checks to dispatch to."""
+    """The version of each check PSA runs per level and minor (from ``active_checks``), and per level
+    the checks to call, in the one order every per-level list follows."""
 
-    order: str
-    sequence: tuple[CheckView, ...]  # every check, in the one order all per-level lists follow
+    plan: str
+    levels: tuple[LevelView, ...]
 
 
-def _version_views(versions: tuple[CheckVersion, ...]) -> tuple[VersionView, ...]:
+# Checks whose versions differ only in their allowed values: their Rego has one implementation,
+# named after upstream's shared helper, which every version's dispatch entry calls directly.
+SHARED_IMPLEMENTATIONS: Mapping[str, str] = {
+    "seLinuxOptions": "seLinuxOptions",
+    "sysctls": "sysctls",
+}
+
+
+def _implementation(check: Check, version: CheckVersion) -> str:
+    """The Rego function a version's dispatch entry calls, named after the function it evaluates with.
+
+    A version that only adds a flag (a Windows exemption, a user-namespace relaxation) evaluates
+    with an earlier version's function, so its entry calls that function directly under its guard;
+    a function of another check (procMount_restricted runs procMount's) is called in that check's
+    package. The check templates define each function named here; ``opa check`` proves it.
+    """
+    if check.id in SHARED_IMPLEMENTATIONS:
+        return SHARED_IMPLEMENTATIONS[check.id]
+    function = version.evaluate
+    owner = function.__module__.rsplit(".", 1)[-1]
+    if owner == check.id:
+        return function.__name__
+    return f"pss.checks.{owner}.{function.__name__}"
+
+
+def _version_views(check: Check) -> tuple[VersionView, ...]:
+    versions = check.versions
     nexts: list[int | None] = [v.minimum_minor for v in versions[1:]]
     nexts.append(None)
     return tuple(
         VersionView(
             name=v.name,
+            implementation=_implementation(check, v),
             minimum_minor=v.minimum_minor,
             next_minor=nxt,
             exempt_windows=v.exempt_windows,
@@ -180,7 +213,7 @@ def _version_views(versions: tuple[CheckVersion, ...]) -> tuple[VersionView, ...
 
 
 def check_view(check: Check) -> CheckView:
-    """A check's view; implementation names must be unique, as each is one Rego function."""
+    """A check's view; version names must be unique, as each is one entry of the check's dispatch."""
     names = [v.name for v in check.versions]
     if len(set(names)) != len(names):
         raise ValueError(f"{check.id}: implementation names repeat: {names}")
@@ -189,7 +222,7 @@ def check_view(check: Check) -> CheckView:
         level=check.level,
         control=check.control,
         overrides=check.overrides,
-        versions=_version_views(check.versions),
+        versions=_version_views(check),
     )
 
 
@@ -205,23 +238,40 @@ def lib_view() -> LibView:
 
 
 def levels_view(checks: tuple[Check, ...]) -> LevelsView:
-    """The order data, and the check sequence the Rego walks (checked to contain every level's order)."""
-    order = {level: [[c.id for c, _ in active_checks(level, minor)] for minor in all_minors()] for level in LEVELS}
+    """The plan data, and per level the check sequence the Rego walks (checked against PSA's order)."""
+    plan = {
+        level: [{c.id: v.name for c, v in active_checks(level, minor)} for minor in all_minors()]
+        for level in LEVELS
+    }
     # PSA orders baseline IDs before restricted ones, each sorted; one sequence therefore serves every
-    # level and version, and the Rego needs no dynamic dispatch. Prove that here rather than trust it.
-    sequence = sorted(checks, key=lambda c: (c.level != "baseline", c.id))
+    # level and version, and the Rego needs no dynamic dispatch. Prove that here rather than trust it,
+    # and that every version the plan names is one the checks' dispatch has.
+    sequence = check_views(checks)
     position = {c.id: i for i, c in enumerate(sequence)}
-    for level, per_minor in order.items():
-        for minor, ids in enumerate(per_minor):
+    names = {c.id: {v.name for v in c.versions} for c in sequence}
+    for level in LEVELS:
+        for minor, entry in enumerate(plan[level]):
+            ids = [c.id for c, _ in active_checks(level, minor)]
             if [position[i] for i in ids] != sorted(position[i] for i in ids):
                 raise ValueError(f"{level} v1.{minor}: PSA's order {ids} is not a subsequence of {list(position)}")
+            unknown = sorted(f"{i}/{name}" for i, name in entry.items() if name not in names.get(i, ()))
+            if unknown:
+                raise ValueError(f"{level} v1.{minor}: the checks have no versions {unknown}")
     # One line per minor version (the index), so a diff shows which versions changed; privileged,
     # with no checks at any version, fits on one line.
     text = "{\n" + "".join(
-        f"\t{rego_string(level)}: {rego_literal(order[level], 1, inline_from=1 if any(order[level]) else 0)},\n"
+        f"\t{rego_string(level)}: {rego_literal(plan[level], 1, inline_from=1 if any(plan[level]) else 0)},\n"
         for level in LEVELS
     ) + "}"  # fmt: skip
-    return LevelsView(order=text, sequence=tuple(check_view(c) for c in sequence))
+    levels = tuple(
+        LevelView(level, tuple(c for c in sequence if any(c.id in entry for entry in plan[level]))) for level in LEVELS
+    )
+    return LevelsView(plan=text, levels=levels)
+
+
+def check_views(checks: tuple[Check, ...]) -> tuple[CheckView, ...]:
+    """Every check's view, in the order the Rego calls them."""
+    return tuple(check_view(c) for c in sorted(checks, key=lambda c: (c.level != "baseline", c.id)))
 
 
 # --- environment and rendering -------------------------------------------------------------------
@@ -285,13 +335,24 @@ def rego_modules(checks: tuple[Check, ...] = CHECKS) -> dict[str, str]:
         "pss.rego": _render(env, "rego/pss.rego.j2"),
         "main.rego": _render(env, "rego/main.rego.j2"),
     }
-    for check in levels.sequence:
+    for check in check_views(checks):
         modules[check.path] = _render(env, check.template, check=check)
     return dict(sorted(modules.items()))
 
 
 # Each bundle under out/: its folder and the function rendering its files. Gatekeeper and docs go here.
-BUNDLES: tuple[tuple[str, Callable[[], dict[str, str]]], ...] = (("rego", rego_modules),)
+def docs_bundle() -> dict[str, str]:
+    """The controls reference page, the same text `pssgen controls --output markdown` prints."""
+    from generator.catalogue import catalogue_markdown
+
+    return {"controls.md": catalogue_markdown()}
+
+
+BUNDLES: tuple[tuple[str, Callable[[], dict[str, str]]], ...] = (
+    ("rego", rego_modules),
+    ("gatekeeper", gatekeeper_bundle),
+    ("docs", docs_bundle),
+)
 
 
 def render_all() -> dict[str, str]:

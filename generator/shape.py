@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from generator.pod import TEMPLATE_PATHS, VOLUME_SOURCES
+from generator.pod import API_GROUPS, TEMPLATE_PATHS, VOLUME_SOURCES
 
 MAX_PROBLEMS: Final = 5  # per object: enough to fix several at once, short enough for one line
 
@@ -354,6 +354,20 @@ def _with_template(obj: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str
     return obj if filled is inner else {**obj, path[0]: filled}
 
 
+def _api_version_problems(kind: str, obj: Mapping[str, Any]) -> list[str]:
+    """The API server routes by group: an object whose apiVersion names no group serving its kind is refused."""
+    group = API_GROUPS[kind]
+    api_version = obj.get("apiVersion")
+    if api_version is None:  # left out of a hand-written manifest: conform() fills in the served one
+        return []
+    if isinstance(api_version, str) and api_version:
+        got = api_version.rpartition("/")[0]
+        if got == group:
+            return []
+    want = f"{group}/v1" if group else "v1"
+    return [f"apiVersion: a {kind} is served at {want!r}, got {json.dumps(api_version)}"]
+
+
 def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
     """``(object as the API decoder would leave it, problems)`` for an evaluated kind; others pass unchanged.
 
@@ -364,10 +378,13 @@ def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
     root = _ROOTS.get(kind) if isinstance(kind, str) else None
     if root is None:
         return obj, []
-    problems: list[str] = []
+    problems = _api_version_problems(kind, obj)
     conformed = _walk(root, obj, None, problems)
     if problems:
         return obj, problems
+    if obj.get("apiVersion") is None:
+        group = API_GROUPS[kind]
+        conformed = {**conformed, "apiVersion": f"{group}/v1" if group else "v1"}
     path = TEMPLATE_PATHS.get(kind)
     return (conformed if path is None else _with_template(conformed, path)), []
 
@@ -378,7 +395,7 @@ def validate_shape(obj: Mapping[str, Any]) -> list[str]:
     root = _ROOTS.get(kind) if isinstance(kind, str) else None
     if root is None:
         return []
-    problems: list[str] = []
+    problems = _api_version_problems(kind, obj)
     _walk(root, obj, None, problems)
     return problems
 

@@ -164,10 +164,11 @@ def _unreadable_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     (locked / "hidden.yaml").write_bytes(pod("hidden"))
     real_scandir = os.scandir
 
-    def scandir(path: str) -> object:
-        if Path(path) == locked:
+    def scandir(path: object = ".") -> object:
+        # Other code (shutil.rmtree in an engine's cleanup) scans by file descriptor: pass those through.
+        if isinstance(path, str | os.PathLike) and Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
+        return real_scandir(path)  # type: ignore[call-overload]
 
     monkeypatch.setattr(os, "scandir", scandir)
     return str(root)

@@ -101,7 +101,7 @@ items:
       image: nginx
       securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
 """
-LIST_LINE = 3
+LIST_ITEM_LINES = [6, 12]  # each List item points at its own line (items are read one by one)
 
 STDIN_TEXT = """\
 apiVersion: v1
@@ -180,7 +180,7 @@ def test_the_inputs_cover_every_case(found: Scan):
         (ABSOLUTE, "Pod", True, False),
     ]
     assert [(e.source, e.document) for e in errors] == [(STDIN, 1)]
-    assert [o.line for o in outcomes] == [*APP_LINES, LIST_LINE, LIST_LINE, 1, 1]
+    assert [o.line for o in outcomes] == [*APP_LINES, *LIST_ITEM_LINES, 1, 1]
 
 
 # ---------------------------------------------------------------- JUnit
@@ -371,7 +371,7 @@ def test_sarif_has_one_result_per_violation(sarif: dict[str, Any], found: Scan):
     assert run["properties"] == {"level": "restricted", "version": "latest"}
 
 
-def test_sarif_lines_point_at_documents_and_lists(sarif: dict[str, Any]):
+def test_sarif_lines_point_at_documents_and_list_items(sarif: dict[str, Any]):
     lines: dict[tuple[str, int, int | None], int] = {}
     for result in sarif["runs"][0]["results"]:
         uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -382,7 +382,7 @@ def test_sarif_lines_point_at_documents_and_lists(sarif: dict[str, Any]):
     assert lines == {
         ("manifests/shop%20app.yaml", 0, None): APP_LINES[0],
         ("manifests/shop%20app.yaml", 2, None): APP_LINES[2],
-        ("manifests/list.yaml", 0, 0): LIST_LINE,  # a List item points at its List
+        ("manifests/list.yaml", 0, 0): LIST_ITEM_LINES[0],  # a List item points at its own line
         ("stdin", 0, None): 1,
         ("file:///srv/manifests/pod.yaml", 0, None): 1,
     }

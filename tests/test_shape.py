@@ -19,7 +19,7 @@ import pytest
 from generator.corpus import upstream_corpus
 from generator.evaluate import evaluate
 from generator.oracle import Oracle
-from generator.pod import TEMPLATE_PATHS
+from generator.pod import API_GROUPS, TEMPLATE_PATHS
 from generator.shape import (
     BOOL,
     INT32,
@@ -99,7 +99,8 @@ def full_workload(kind: str) -> dict[str, Any]:
     template: dict[str, Any] = {"metadata": {"annotations": dict(POD_ANNOTATIONS)}, "spec": full_pod_spec()}
     for key in reversed(TEMPLATE_PATHS[kind]):
         template = {key: template}
-    return {"apiVersion": "x/v1", "kind": kind, "metadata": {"name": "w", "namespace": "shop"}, **template}
+    api_version = f"{API_GROUPS[kind]}/v1".lstrip("/")
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "shop"}, **template}
 
 
 def with_value(obj: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
@@ -391,6 +392,7 @@ def test_conform_leaves_nulls_as_the_decoder_does_without_touching_the_input() -
     conformed, problems = conform(pod)
     assert problems == []
     assert conformed == {
+        "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"annotations": {"a": ""}},
         "spec": {
@@ -532,3 +534,20 @@ def test_shared_containers_are_counted_per_reference() -> None:
         bomb = [bomb] * 9
     with pytest.raises(NotJSONError, match="holds too many objects and arrays"):
         as_api_json({"spec": bomb}, max_depth=1000, max_containers=100_000)
+
+
+@pytest.mark.parametrize(
+    ("api_version", "ok"),
+    [
+        ("apps/v1", True), ("apps/v1beta2", True), (None, True),
+        ("v1", False), ("batch/v1", False), ("", False), (3, False),
+    ],
+)
+def test_api_version_must_name_the_group_serving_the_kind(api_version: Any, ok: bool) -> None:
+    obj = {"apiVersion": api_version, "kind": "Deployment", "metadata": {"name": "d"}}
+    problems = validate_shape(obj)
+    assert (problems == []) is ok, problems
+    if not ok:
+        assert problems[0].startswith("apiVersion: a Deployment is served at 'apps/v1', got ")
+    if api_version is None:
+        assert conform(obj)[0]["apiVersion"] == "apps/v1"

@@ -14,7 +14,12 @@ result := _result(input)
 
 batch := [_result(item) | some item in input.items]
 
-_result(request) := levels.evaluate(
+# Most requests name all three; the else fills in what one leaves out.
+_result(request) := levels.evaluate(obj, level, version) if {
+	obj := request.object
+	level := request.level
+	version := request.version
+} else := levels.evaluate(
 	object.get(request, "object", null),
 	object.get(request, "level", null),
 	object.get(request, "version", "latest"),

@@ -42,7 +42,7 @@ template_paths := {
 	"StatefulSet": ["spec", "template"],
 }
 
-# Every core/v1 volume source; a volume with none of them is defaulted to emptyDir.
+# Every core/v1 volume source; the API makes a volume that sets none of them an emptyDir.
 volume_sources := {
 	"awsElasticBlockStore",
 	"azureDisk",
@@ -84,17 +84,16 @@ pod_template(obj) := obj if {
 	is_object(template)
 }
 
-# pod(obj) is the defaulted pod every check reads, built once per object:
-# {"annotations", "spec", "security_context", "containers", "volumes"}. The first
-# three are as in the manifest (possibly null or absent-as-null), so read them
-# with references, which are undefined on null; containers (in PSA's visit
-# order) and volumes are arrays with the API defaulting applied.
+# pod(obj) is the pod every check reads, built once per object: {"metadata",
+# "spec", "containers", "volumes"}. metadata and spec are as in the manifest
+# (possibly null), so read them with references, which are undefined on null.
+# containers are in PSA's visit order, with the API's hostPort defaulting
+# applied; volumes are as listed (sets_source says which the API would default).
 pod(obj) := {
-	"annotations": object.get(template, ["metadata", "annotations"], null),
+	"metadata": object.get(template, "metadata", null),
 	"spec": spec,
-	"security_context": object.get(template, ["spec", "securityContext"], null),
 	"containers": _containers(obj, spec),
-	"volumes": _volumes(spec),
+	"volumes": [v | some v in spec.volumes],
 } if {
 	template := pod_template(obj)
 	spec := object.get(template, "spec", null)
@@ -103,15 +102,12 @@ pod(obj) := {
 # PSA's visit order: init, then regular, then ephemeral containers. A Pod (not a
 # template) with hostNetwork gets hostPort = containerPort where hostPort is unset.
 _containers(obj, spec) := array.concat(
-	[_default_host_ports(c) | some c in array.concat([c | some c in spec.initContainers], [c | some c in spec.containers])],
+	[_default_host_ports(c) | some field in ["initContainers", "containers"]; some c in spec[field]],
 	[c | some c in spec.ephemeralContainers],
 ) if {
-	obj.kind == "Pod"
 	spec.hostNetwork == true
-} else := array.concat(
-	array.concat([c | some c in spec.initContainers], [c | some c in spec.containers]),
-	[c | some c in spec.ephemeralContainers],
-)
+	obj.kind == "Pod"
+} else := [c | some field in ["initContainers", "containers", "ephemeralContainers"]; some c in spec[field]]
 
 _default_host_ports(c) := object.union(c, {"ports": [_default_port(p) | some p in c.ports]}) if {
 	some p in c.ports
@@ -124,16 +120,14 @@ _default_port(p) := p if {
 
 _host_port_set(p) if not object.get(p, "hostPort", null) in {null, 0}
 
-# Volumes, with a volume that sets no source (no non-null source field) made an emptyDir.
-_volumes(spec) := [_default_volume(v, sources) | some v in spec.volumes] if {
-	sources := volume_sources
-}
-
-_default_volume(v, sources) := v if {
-	some source, value in v
+# sets_source(volume): the volume sets a source (a non-null source field). The
+# API makes a volume that sets none an emptyDir; only restrictedVolumes, which
+# allows emptyDir, is affected, and it asks this for the volumes it would deny.
+sets_source(volume) if {
+	some source, value in volume
 	value != null
-	sources[source]
-} else := object.union(v, {"emptyDir": {}})
+	volume_sources[source]
+}
 
 # is_windows(pod): PSA's exemption test, spec.os.name == "windows" exactly.
 is_windows(pod) if pod.spec.os.name == "windows"
@@ -151,8 +145,6 @@ name(x) := x.name if {
 	is_string(x.name)
 } else := ""
 
-forbidden(reason, detail) := {"reason": reason, "detail": detail}
-
 # PSA's joinQuote: "a", "b"; empty for no items.
 join_quote(items) := concat("", [`"`, concat(`", "`, items), `"`]) if {
 	count(items) > 0
@@ -163,7 +155,9 @@ pluralize(singular, plural, n) := singular if {
 } else := plural
 
 # containers_phrase(names): container "a" or containers "a", "b".
-containers_phrase(names) := sprintf("%s %s", [pluralize("container", "containers", count(names)), join_quote(names)])
+containers_phrase(names) := concat("", [`container "`, names[0], `"`]) if {
+	count(names) == 1
+} else := concat("", ["containers ", join_quote(names)])
 
 # setters(pod_bad, names): PSA's badSetters, "pod" first, then the containers phrase.
 setters(pod_bad, names) := array.concat(["pod" | pod_bad], [containers_phrase(names) | count(names) > 0])
