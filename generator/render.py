@@ -216,7 +216,7 @@ def check_view(check: Check) -> CheckView:
     """A check's view; version names must be unique, as each is one entry of the check's dispatch."""
     names = [v.name for v in check.versions]
     if len(set(names)) != len(names):
-        raise ValueError(f"{check.id}: implementation names repeat: {names}")
+        raise ValueError(f"{check.id}: version names repeat: {names}")
     return CheckView(
         id=check.id,
         level=check.level,
@@ -240,8 +240,7 @@ def lib_view() -> LibView:
 def levels_view(checks: tuple[Check, ...]) -> LevelsView:
     """The plan data, and per level the check sequence the Rego walks (checked against PSA's order)."""
     plan = {
-        level: [{c.id: v.name for c, v in active_checks(level, minor)} for minor in all_minors()]
-        for level in LEVELS
+        level: [{c.id: v.name for c, v in active_checks(level, minor)} for minor in all_minors()] for level in LEVELS
     }
     # PSA orders baseline IDs before restricted ones, each sorted; one sequence therefore serves every
     # level and version, and the Rego needs no dynamic dispatch. Prove that here rather than trust it,

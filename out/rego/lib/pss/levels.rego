@@ -6,7 +6,6 @@
 package lib.pss.levels
 
 import data.lib.pss
-import data.lib.pss.checks
 
 # plan[level][minor] names, for each check PSA runs at that level and minor
 # version, the version in force (its upstream function), which the check's
@@ -105,42 +104,42 @@ violations(_, "privileged", _) := []
 
 violations(pod, "baseline", active) := [violation |
 	some found in [
-		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
-		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
-		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
-		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := checks.hostPathVolumes.forbidden(pod, active.hostPathVolumes)],
-		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := checks.hostPorts.forbidden(pod, active.hostPorts)],
-		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
-		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := checks.privileged.forbidden(pod, active.privileged)],
-		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := checks.procMount.forbidden(pod, active.procMount)],
-		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
-		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
-		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := checks.sysctls.forbidden(pod, active.sysctls)],
-		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.forbidden(pod, active.hostPathVolumes)],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.forbidden(pod, active.hostPorts)],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.forbidden(pod, active.privileged)],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.forbidden(pod, active.procMount)],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.forbidden(pod, active.sysctls)],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
 	]
 	some violation in found
 ]
 
 violations(pod, "restricted", active) := [violation |
 	some found in [
-		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
-		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
-		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
-		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := checks.hostPorts.forbidden(pod, active.hostPorts)],
-		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
-		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := checks.privileged.forbidden(pod, active.privileged)],
-		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := checks.procMount.forbidden(pod, active.procMount)],
-		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
-		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
-		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := checks.sysctls.forbidden(pod, active.sysctls)],
-		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
-		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := checks.allowPrivilegeEscalation.forbidden(pod, active.allowPrivilegeEscalation)],
-		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | f := checks.capabilities_restricted.forbidden(pod, active.capabilities_restricted)],
-		[{"check": "procMount_restricted", "reason": f.reason, "detail": f.detail} | f := checks.procMount_restricted.forbidden(pod, active.procMount_restricted)],
-		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := checks.restrictedVolumes.forbidden(pod, active.restrictedVolumes)],
-		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := checks.runAsNonRoot.forbidden(pod, active.runAsNonRoot)],
-		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := checks.runAsUser.forbidden(pod, active.runAsUser)],
-		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := checks.seccompProfile_restricted.forbidden(pod, active.seccompProfile_restricted)],
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.forbidden(pod, active.hostPorts)],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.forbidden(pod, active.privileged)],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.forbidden(pod, active.procMount)],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.forbidden(pod, active.sysctls)],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.forbidden(pod, active.allowPrivilegeEscalation)],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_restricted.forbidden(pod, active.capabilities_restricted)],
+		[{"check": "procMount_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount_restricted.forbidden(pod, active.procMount_restricted)],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.forbidden(pod, active.restrictedVolumes)],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.forbidden(pod, active.runAsNonRoot)],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.forbidden(pod, active.runAsUser)],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_restricted.forbidden(pod, active.seccompProfile_restricted)],
 	]
 	some violation in found
 ]
