@@ -89,30 +89,53 @@ def version_label(minor: int) -> str:
 # --- view models ---------------------------------------------------------------------------------
 
 
+# The guard each relaxation adds before a version's implementation runs, inlined where the version is
+# called (a reference is cheaper than a call to data.lib.pss.is_windows / user_namespaced).
+GUARDS: Mapping[str, str] = {
+    "exempt_windows": 'not pod.spec.os.name == "windows"',
+    "relax_user_namespaces": "not pod.spec.hostUsers == false",
+}
+
+
 @dataclass(frozen=True)
 class VersionView:
-    """One version of a check: the dispatch entry that runs it, and the minor versions it covers."""
+    """One version of a check: the implementation it runs, with which allowed values, under which guards."""
 
-    name: str  # the upstream function; the dispatch runs this version under this name
-    implementation: str  # the Rego function the dispatch calls (see ``_implementation``)
+    check_id: str
+    name: str  # the upstream function; levels.rego and results name the version by it
+    implementation: str  # the Rego function it runs (see ``_implementation``), relative to the check's package
     minimum_minor: int
     next_minor: int | None  # where the next version takes over; None for the newest
     exempt_windows: bool
     relax_user_namespaces: bool
     change: str
-    allowed: str  # Rego object literal of the allowed values, laid out for a top-level rule head
+    allowed: str  # the version's allowed values as a one-line Rego object literal
 
     @property
-    def has_guards(self) -> bool:
-        """Whether the dispatch entry has a body (a pod-dependent guard)."""
-        return self.exempt_windows or self.relax_user_namespaces
+    def guards(self) -> tuple[str, ...]:
+        """Rego expressions that must hold for the version to run at all."""
+        flags = {"exempt_windows": self.exempt_windows, "relax_user_namespaces": self.relax_user_namespaces}
+        return tuple(GUARDS[flag] for flag, on in flags.items() if on)
 
     @property
     def span(self) -> str:
-        """The versions covered, for the comment above its dispatch entry."""
-        if self.next_minor is None:
-            return f"{version_label(self.minimum_minor)} and later"
-        return f"{version_label(self.minimum_minor)} to {version_label(self.next_minor - 1)}"
+        """The versions covered, for the comment above the version."""
+        return _span(self.minimum_minor, None if self.next_minor is None else self.next_minor - 1)
+
+    @property
+    def call(self) -> str:
+        """The call levels.rego makes: the implementation, fed the version's allowed values."""
+        package = f"pss.checks.{self.check_id}"
+        function = self.implementation if "." in self.implementation else f"{package}.{self.implementation}"
+        return f"{function}(pod, {self.allowed})"
+
+
+def _span(first: int, last: int | None) -> str:
+    if last is None:
+        return f"{version_label(first)} and later"
+    if last == first:
+        return version_label(first)
+    return f"{version_label(first)} to {version_label(last)}"
 
 
 @dataclass(frozen=True)
@@ -152,17 +175,25 @@ class LibView:
 
 
 @dataclass(frozen=True)
+class PlanView:
+    """One distinct plan of a level: the versions PSA runs, in its order, for the minor versions it covers."""
+
+    index: int
+    spans: str  # the minor versions, for the comment above the plan's violations function
+    versions: tuple[VersionView, ...]
+
+
+@dataclass(frozen=True)
 class LevelView:
-    """One level's violations function: every check that ever runs at the level, in PSA's order."""
+    """A level's distinct plans, each rendered as one violations function that calls its versions directly."""
 
     name: str
-    checks: tuple[CheckView, ...]
+    plans: tuple[PlanView, ...]
 
 
 @dataclass(frozen=True)
 class LevelsView:
-    """The version of each check PSA runs per level and minor (from ``active_checks``), and per level
-    the checks to call, in the one order every per-level list follows."""
+    """Per level and minor version the index of the plan in force (from ``active_checks``), and the plans."""
 
     plan: str
     levels: tuple[LevelView, ...]
@@ -199,6 +230,7 @@ def _version_views(check: Check) -> tuple[VersionView, ...]:
     nexts.append(None)
     return tuple(
         VersionView(
+            check_id=check.id,
             name=v.name,
             implementation=_implementation(check, v),
             minimum_minor=v.minimum_minor,
@@ -206,14 +238,14 @@ def _version_views(check: Check) -> tuple[VersionView, ...]:
             exempt_windows=v.exempt_windows,
             relax_user_namespaces=v.relax_user_namespaces,
             change=v.change,
-            allowed=rego_literal(dict(v.allowed)),
+            allowed=rego_literal(dict(v.allowed), inline_from=0),
         )
         for v, nxt in zip(versions, nexts, strict=True)
     )
 
 
 def check_view(check: Check) -> CheckView:
-    """A check's view; version names must be unique, as each is one entry of the check's dispatch."""
+    """A check's view; version names must be unique, as plans and results name versions by them."""
     names = [v.name for v in check.versions]
     if len(set(names)) != len(names):
         raise ValueError(f"{check.id}: version names repeat: {names}")
@@ -238,34 +270,50 @@ def lib_view() -> LibView:
 
 
 def levels_view(checks: tuple[Check, ...]) -> LevelsView:
-    """The plan data, and per level the check sequence the Rego walks (checked against PSA's order)."""
-    plan = {
-        level: [{c.id: v.name for c, v in active_checks(level, minor)} for minor in all_minors()] for level in LEVELS
-    }
-    # PSA orders baseline IDs before restricted ones, each sorted; one sequence therefore serves every
-    # level and version, and the Rego needs no dynamic dispatch. Prove that here rather than trust it,
-    # and that every version the plan names is one the checks' dispatch has.
-    sequence = check_views(checks)
-    position = {c.id: i for i, c in enumerate(sequence)}
-    names = {c.id: {v.name for v in c.versions} for c in sequence}
+    """The distinct plans of each level, and which one each minor version runs.
+
+    A plan changes only where some check's version does, so a level has a handful of plans, not one
+    per minor version. Each becomes a violations function calling its versions' implementations
+    directly; per pod that is one call per check, with no dispatch on version names.
+    """
+    by_name = {(c.id, v.name): v for c in check_views(checks) for v in c.versions}
+    index: dict[str, list[int]] = {}
+    levels: list[LevelView] = []
     for level in LEVELS:
-        for minor, entry in enumerate(plan[level]):
-            ids = [c.id for c, _ in active_checks(level, minor)]
-            if [position[i] for i in ids] != sorted(position[i] for i in ids):
-                raise ValueError(f"{level} v1.{minor}: PSA's order {ids} is not a subsequence of {list(position)}")
-            unknown = sorted(f"{i}/{name}" for i, name in entry.items() if name not in names.get(i, ()))
+        plans: list[tuple[str, ...]] = []
+        index[level] = []
+        for minor in all_minors():
+            keys = tuple(f"{c.id}/{v.name}" for c, v in active_checks(level, minor))
+            if keys not in plans:
+                plans.append(keys)
+            index[level].append(plans.index(keys))
+        views = []
+        for i, keys in enumerate(plans):
+            minors = [m for m, p in enumerate(index[level]) if p == i]
+            unknown = [k for k in keys if tuple(k.split("/")) not in by_name]
             if unknown:
-                raise ValueError(f"{level} v1.{minor}: the checks have no versions {unknown}")
-    # One line per minor version (the index), so a diff shows which versions changed; privileged,
-    # with no checks at any version, fits on one line.
+                raise ValueError(f"{level} plan {i}: the checks have no versions {unknown}")
+            newest = minors[-1] == max(all_minors())
+            views.append(PlanView(i, _minor_spans(minors, newest), tuple(by_name[tuple(k.split("/"))] for k in keys)))
+        levels.append(LevelView(level, tuple(views)))
     text = "{\n" + "".join(
-        f"\t{rego_string(level)}: {rego_literal(plan[level], 1, inline_from=1 if any(plan[level]) else 0)},\n"
-        for level in LEVELS
+        f"\t{rego_string(level)}: {rego_literal(index[level], 1, inline_from=0)},\n" for level in LEVELS
     ) + "}"  # fmt: skip
-    levels = tuple(
-        LevelView(level, tuple(c for c in sequence if any(c.id in entry for entry in plan[level]))) for level in LEVELS
-    )
-    return LevelsView(plan=text, levels=levels)
+    return LevelsView(plan=text, levels=tuple(levels))
+
+
+def _minor_spans(minors: list[int], newest: bool) -> str:
+    """Consecutive runs of minor versions, e.g. "v1.19 to v1.26", "v1.37 and later"."""
+    runs: list[list[int]] = []
+    for m in minors:
+        if runs and runs[-1][-1] == m - 1:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    spans = [_span(run[0], run[-1]) for run in runs]
+    if newest:
+        spans[-1] = _span(runs[-1][0], None)
+    return ", ".join(spans)
 
 
 def check_views(checks: tuple[Check, ...]) -> tuple[CheckView, ...]:

@@ -15,8 +15,9 @@ import pytest
 from generator import tools
 from generator.evaluate import evaluate
 from generator.model import Check
-from generator.registry import CHECKS
-from generator.render import HEADER, rego_literal, rego_modules, render_all
+from generator.registry import CHECKS, active_checks
+from generator.render import HEADER, SHARED_IMPLEMENTATIONS, rego_literal, rego_modules, render_all
+from generator.versions import LEVELS, NEWEST_MINOR
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +78,34 @@ def test_lib_modules_reference_only_data_lib(modules):
             assert ref.startswith("data.lib."), f"{path}: {ref}"
 
 
-def test_each_check_module_holds_its_allowed_values(modules):
-    for check in CHECKS:
-        text = modules[f"lib/pss/checks/{check.id}.rego"]
-        for version in check.versions:
-            # Each version is a dispatch entry under its upstream function's name, which calls the
-            # implementation with the version's own data.
-            entry = re.search(rf"^forbidden\(pod, {re.escape(json.dumps(version.name))}\) := [\w.]+\(pod, ", text, re.M)
-            assert entry, (check.id, version.name)
-            assert text[entry.end() :].startswith(rego_literal(dict(version.allowed))), (check.id, version.name)
+def _plan_bodies(levels_rego: str) -> dict[tuple[str, int], str]:
+    """Each plan's violations function body in levels.rego, by (level, plan index)."""
+    found = re.finditer(r'^violations\((?:pod|_), "(\w+)", (\d+)\) := (.*?)(?=^\n|^# |\Z)', levels_rego, re.M | re.S)
+    return {(m.group(1), int(m.group(2))): m.group(3) for m in found}
+
+
+# One check's call in a plan: its ID, the implementation called, and the allowed values it is fed.
+CALL = re.compile(r'\[\{"check": "(\w+)".*? \| (?:[^|\n]*; )?f := ([\w.]+)\(pod, (.*)\)\],$', re.M)
+
+
+def test_each_plan_runs_psa_checks_in_order_with_their_allowed_values(modules):
+    # For every level and minor version, the plan the Rego picks calls exactly the versions PSA runs,
+    # in PSA's order, each fed its own allowed values.
+    text = modules["lib/pss/levels.rego"]
+    plan = re.search(r"^plan := (\{.*?^\})", text, re.M | re.S)
+    assert plan
+    indices = json.loads(re.sub(r",(\s*[\]}])", r"\1", plan.group(1)))
+    bodies = _plan_bodies(text)
+    for level in LEVELS:
+        assert len(indices[level]) == NEWEST_MINOR + 1
+        for minor, index in enumerate(indices[level]):
+            calls = CALL.findall(bodies[(level, index)])
+            expected = active_checks(level, minor)
+            assert [c for c, _, _ in calls] == [c.id for c, _ in expected], (level, minor)
+            for (_, function, allowed), (check, version) in zip(calls, expected, strict=True):
+                implementation = SHARED_IMPLEMENTATIONS.get(check.id, version.evaluate.__name__)
+                assert function.rsplit(".", 1)[-1] == implementation, (level, minor, check.id)
+                assert allowed == rego_literal(dict(version.allowed), inline_from=0), (level, minor, check.id)
 
 
 def _with_sentinels(check: Check) -> Check:
@@ -100,11 +120,10 @@ def _with_sentinels(check: Check) -> Check:
 
 
 def test_allowed_values_come_from_the_data():
-    # What the dispatch feeds each implementation follows the data, value for value.
+    # What the plans feed each implementation follows the data, value for value.
     altered = tuple(_with_sentinels(c) for c in CHECKS)
-    rendered = rego_modules(altered)
+    text = rego_modules(altered)["lib/pss/levels.rego"]
     for check in altered:
-        text = rendered[f"lib/pss/checks/{check.id}.rego"]
         for version in check.versions:
             for key in version.allowed:
                 assert f'"sentinel-{check.id}-{version.name}-{key}"' in text, (check.id, version.name, key)

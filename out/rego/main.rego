@@ -18,6 +18,8 @@ default version := "latest"
 
 version := data.pss.config.version
 
+# METADATA
+# entrypoint: true
 deny contains message if {
 	some [prefix, obj] in _objects
 	result := levels.evaluate(obj, level, version)

@@ -10,8 +10,12 @@ package pss
 
 import data.lib.pss.levels
 
+# METADATA
+# entrypoint: true
 result := _result(input)
 
+# METADATA
+# entrypoint: true
 batch := [_result(item) | some item in input.items]
 
 # Most requests name all three; the else fills in what one leaves out.

@@ -7,139 +7,455 @@ package lib.pss.levels
 
 import data.lib.pss
 
-# plan[level][minor] names, for each check PSA runs at that level and minor
-# version, the version in force (its upstream function), which the check's
-# forbidden(pod, version) runs. A check not named does not run: overridden
-# baseline checks, and checks newer than the version.
+# plan[level][minor] is the index of the plan PSA runs at that level and minor
+# version. A plan is a sequence of check versions; it changes only where one of
+# them does, so each level has a few, each one violations function below.
 plan := {
-	"privileged": [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}],
-	"baseline": [
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot27", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot27", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount": "procMount1_35baseline", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount": "procMount1_35baseline", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPathVolumes": "hostPathVolumes_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount": "procMount1_35baseline", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_baseline": "seccompProfileBaseline_1_19", "sysctls": "sysctlsV1Dot37", "windowsHostProcess": "windowsHostProcess_1_0"},
-	],
-	"restricted": [
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_baseline": "seccompProfileBaseline_1_0", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_baseline": "capabilitiesBaseline_1_0", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_22", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_22", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_8", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_22", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_19", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot0", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot27", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot27", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_0", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot29", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_0", "runAsUser": "runAsUser1_23", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount_restricted": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_35", "runAsUser": "runAsUser1_35", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount_restricted": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_35", "runAsUser": "runAsUser1_35", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot32", "windowsHostProcess": "windowsHostProcess_1_0"},
-		{"allowPrivilegeEscalation": "allowPrivilegeEscalation_1_25", "appArmorProfile": "appArmorProfile_1_0", "capabilities_restricted": "capabilitiesRestricted_1_25", "hostNamespaces": "hostNamespaces_1_0", "hostPorts": "hostPorts_1_0", "hostProbesAndHostLifecycle": "hostProbesAndHostLifecycleV1Dot34", "privileged": "privileged_1_0", "procMount_restricted": "procMount_1_0", "restrictedVolumes": "restrictedVolumes_1_0", "runAsNonRoot": "runAsNonRoot1_35", "runAsUser": "runAsUser1_35", "seLinuxOptions": "seLinuxOptions1_31", "seccompProfile_restricted": "seccompProfileRestricted_1_25", "sysctls": "sysctlsV1Dot37", "windowsHostProcess": "windowsHostProcess_1_0"},
-	],
+	"privileged": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+	"baseline": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 7, 7, 8],
+	"restricted": [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 9, 10, 11, 11, 12],
 }
 
-# violations(pod, level, active) are the failed checks in PSA's order, each
-# {"check", "reason", "detail"}, for a pod from data.lib.pss.pod and the plan of a
-# level and version. Each level calls every check it runs at some version, in the
-# one order all plans follow (baseline IDs sorted, then restricted IDs sorted): a
-# check the plan does not name has an undefined version and adds nothing.
-violations(_, "privileged", _) := []
+# violations(pod, level, index) are the failed checks of one plan in PSA's
+# order, each {"check", "reason", "detail"}, for a pod from data.lib.pss.pod.
+# Each plan calls the implementation of each version it runs directly, under
+# the version's guards (the Windows exemption, the user-namespace relaxation).
 
-violations(pod, "baseline", active) := [violation |
+# privileged v1.0 and later
+violations(_, "privileged", 0) := []
+
+# baseline v1.0 to v1.18
+violations(pod, "baseline", 0) := [violation |
 	some found in [
-		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
-		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
-		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
-		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.forbidden(pod, active.hostPathVolumes)],
-		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.forbidden(pod, active.hostPorts)],
-		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
-		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.forbidden(pod, active.privileged)],
-		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.forbidden(pod, active.procMount)],
-		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
-		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
-		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.forbidden(pod, active.sysctls)],
-		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["docker/default", "runtime/default"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
 	]
 	some violation in found
 ]
 
-violations(pod, "restricted", active) := [violation |
+# baseline v1.19 to v1.26
+violations(pod, "baseline", 1) := [violation |
 	some found in [
-		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.forbidden(pod, active.appArmorProfile)],
-		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.forbidden(pod, active.capabilities_baseline)],
-		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.forbidden(pod, active.hostNamespaces)],
-		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.forbidden(pod, active.hostPorts)],
-		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.forbidden(pod, active.hostProbesAndHostLifecycle)],
-		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.forbidden(pod, active.privileged)],
-		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.forbidden(pod, active.procMount)],
-		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.forbidden(pod, active.seLinuxOptions)],
-		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.forbidden(pod, active.seccompProfile_baseline)],
-		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.forbidden(pod, active.sysctls)],
-		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.forbidden(pod, active.windowsHostProcess)],
-		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.forbidden(pod, active.allowPrivilegeEscalation)],
-		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_restricted.forbidden(pod, active.capabilities_restricted)],
-		[{"check": "procMount_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount_restricted.forbidden(pod, active.procMount_restricted)],
-		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.forbidden(pod, active.restrictedVolumes)],
-		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.forbidden(pod, active.runAsNonRoot)],
-		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.forbidden(pod, active.runAsUser)],
-		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_restricted.forbidden(pod, active.seccompProfile_restricted)],
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.27 to v1.28
+violations(pod, "baseline", 2) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.29 to v1.30
+violations(pod, "baseline", 3) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.31
+violations(pod, "baseline", 4) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.32 to v1.33
+violations(pod, "baseline", 5) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.34
+violations(pod, "baseline", 6) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.35 to v1.36
+violations(pod, "baseline", 7) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# baseline v1.37 and later
+violations(pod, "baseline", 8) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPathVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPathVolumes.hostPathVolumes_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# restricted v1.0 to v1.7
+violations(pod, "restricted", 0) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["docker/default", "runtime/default"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# restricted v1.8 to v1.18
+violations(pod, "restricted", 1) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "seccompProfile_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_baseline.seccompProfileBaseline_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["docker/default", "runtime/default"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+	]
+	some violation in found
+]
+
+# restricted v1.19 to v1.21
+violations(pod, "restricted", 2) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "capabilities_baseline", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_baseline.capabilitiesBaseline_1_0(pod, {"capabilities": ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.22
+violations(pod, "restricted", 3) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.23 to v1.24
+violations(pod, "restricted", 4) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.25 to v1.26
+violations(pod, "restricted", 5) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.27 to v1.28
+violations(pod, "restricted", 6) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.29 to v1.30
+violations(pod, "restricted", 7) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.31
+violations(pod, "restricted", 8) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.32 to v1.33
+violations(pod, "restricted", 9) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.34
+violations(pod, "restricted", 10) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "procMount", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.35 to v1.36
+violations(pod, "restricted", 11) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "procMount_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
+	]
+	some violation in found
+]
+
+# restricted v1.37 and later
+violations(pod, "restricted", 12) := [violation |
+	some found in [
+		[{"check": "appArmorProfile", "reason": f.reason, "detail": f.detail} | f := pss.checks.appArmorProfile.appArmorProfile_1_0(pod, {"annotation_prefixes": ["localhost/"], "annotation_values": ["", "runtime/default"], "field_types": ["Localhost", "RuntimeDefault"]})],
+		[{"check": "hostNamespaces", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostNamespaces.hostNamespaces_1_0(pod, {})],
+		[{"check": "hostPorts", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostPorts.hostPorts_1_0(pod, {})],
+		[{"check": "hostProbesAndHostLifecycle", "reason": f.reason, "detail": f.detail} | f := pss.checks.hostProbesAndHostLifecycle.hostProbesAndHostLifecycleV1Dot34(pod, {})],
+		[{"check": "privileged", "reason": f.reason, "detail": f.detail} | f := pss.checks.privileged.privileged_1_0(pod, {})],
+		[{"check": "seLinuxOptions", "reason": f.reason, "detail": f.detail} | f := pss.checks.seLinuxOptions.seLinuxOptions(pod, {"types": ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]})],
+		[{"check": "sysctls", "reason": f.reason, "detail": f.detail} | f := pss.checks.sysctls.sysctls(pod, {"sysctls": ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"]})],
+		[{"check": "windowsHostProcess", "reason": f.reason, "detail": f.detail} | f := pss.checks.windowsHostProcess.windowsHostProcess_1_0(pod, {})],
+		[{"check": "allowPrivilegeEscalation", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.allowPrivilegeEscalation.allowPrivilegeEscalation_1_8(pod, {})],
+		[{"check": "capabilities_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.capabilities_restricted.capabilitiesRestricted_1_22(pod, {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})],
+		[{"check": "procMount_restricted", "reason": f.reason, "detail": f.detail} | f := pss.checks.procMount.procMount_1_0(pod, {"proc_mount_types": ["Default"]})],
+		[{"check": "restrictedVolumes", "reason": f.reason, "detail": f.detail} | f := pss.checks.restrictedVolumes.restrictedVolumes_1_0(pod, {"reported_types": ["hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos"], "volume_types": ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]})],
+		[{"check": "runAsNonRoot", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.runAsNonRoot.runAsNonRoot1_0(pod, {})],
+		[{"check": "runAsUser", "reason": f.reason, "detail": f.detail} | not pod.spec.hostUsers == false; f := pss.checks.runAsUser.runAsUser1_23(pod, {})],
+		[{"check": "seccompProfile_restricted", "reason": f.reason, "detail": f.detail} | not pod.spec.os.name == "windows"; f := pss.checks.seccompProfile_restricted.seccompProfileRestricted_1_19(pod, {"types": ["Localhost", "RuntimeDefault"]})],
 	]
 	some violation in found
 ]
@@ -150,8 +466,8 @@ violations(pod, "restricted", active) := [violation |
 # level or version, or an object that is not a JSON object, fails closed with
 # {"allowed": false, "violations": [], "error": message}.
 evaluate(obj, level, version) := {"allowed": found == [], "violations": found} if {
-	active := plan[level][pss.minor(version)]
-	found := violations(pss.pod(obj), level, active)
+	index := plan[level][pss.minor(version)]
+	found := violations(pss.pod(obj), level, index)
 } else := {"allowed": false, "violations": [], "error": message} if {
 	message := pss.level_error(level)
 } else := {"allowed": false, "violations": [], "error": message} if {

@@ -3,25 +3,20 @@
 # Privilege Escalation: PSA check allowPrivilegeEscalation (restricted).
 # Generated from generator/checks/allowPrivilegeEscalation.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   allowPrivilegeEscalation_1_8 (v1.8 to v1.24): runs allowPrivilegeEscalation_1_8.
+#     Requires securityContext.allowPrivilegeEscalation=false on every container.
+#   allowPrivilegeEscalation_1_25 (v1.25 and later): runs allowPrivilegeEscalation_1_8, unless pod.spec.os.name == "windows".
+#     Exempts Windows pods (spec.os.name: windows).
 package lib.pss.checks.allowPrivilegeEscalation
 
 import data.lib.pss
-
-# allowPrivilegeEscalation_1_8: v1.8 to v1.24. Requires securityContext.allowPrivilegeEscalation=false on every container.
-forbidden(pod, "allowPrivilegeEscalation_1_8") := allowPrivilegeEscalation_1_8(pod, {})
-
-# allowPrivilegeEscalation_1_25: v1.25 and later. Exempts Windows pods (spec.os.name: windows).
-forbidden(pod, "allowPrivilegeEscalation_1_25") := allowPrivilegeEscalation_1_8(pod, {}) if {
-	not pod.spec.os.name == "windows"
-}
 
 # A missing securityContext or field fails: the value must be an explicit false.
 allowPrivilegeEscalation_1_8(pod, _) := {

@@ -3,32 +3,18 @@
 # AppArmor: PSA check appArmorProfile (baseline).
 # Generated from generator/checks/appArmorProfile.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   appArmorProfile_1_0 (v1.0 and later): runs appArmorProfile_1_0.
+#     Limits AppArmor profile types in fields and in the beta AppArmor annotations.
 package lib.pss.checks.appArmorProfile
 
 import data.lib.pss
-
-# appArmorProfile_1_0: v1.0 and later. Limits AppArmor profile types in fields and in the beta AppArmor annotations.
-forbidden(pod, "appArmorProfile_1_0") := appArmorProfile_1_0(pod, {
-	"annotation_prefixes": [
-		"localhost/",
-	],
-	"annotation_values": [
-		"",
-		"runtime/default",
-	],
-	"field_types": [
-		"Localhost",
-		"RuntimeDefault",
-	],
-})
 
 annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
 

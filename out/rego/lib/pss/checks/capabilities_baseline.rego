@@ -3,36 +3,18 @@
 # Capabilities: PSA check capabilities_baseline (baseline).
 # Generated from generator/checks/capabilities_baseline.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   capabilitiesBaseline_1_0 (v1.0 and later): runs capabilitiesBaseline_1_0.
+#     Allows only the default capabilities in capabilities.add.
 package lib.pss.checks.capabilities_baseline
 
 import data.lib.pss
-
-# capabilitiesBaseline_1_0: v1.0 and later. Allows only the default capabilities in capabilities.add.
-forbidden(pod, "capabilitiesBaseline_1_0") := capabilitiesBaseline_1_0(pod, {
-	"capabilities": [
-		"AUDIT_WRITE",
-		"CHOWN",
-		"DAC_OVERRIDE",
-		"FOWNER",
-		"FSETID",
-		"KILL",
-		"MKNOD",
-		"NET_BIND_SERVICE",
-		"SETFCAP",
-		"SETGID",
-		"SETPCAP",
-		"SETUID",
-		"SYS_CHROOT",
-	],
-})
 
 # Only capabilities.add is examined, by exact name.
 capabilitiesBaseline_1_0(pod, allowed) := {

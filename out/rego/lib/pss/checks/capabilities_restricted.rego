@@ -3,39 +3,20 @@
 # Capabilities: PSA check capabilities_restricted (restricted; overrides capabilities_baseline).
 # Generated from generator/checks/capabilities_restricted.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   capabilitiesRestricted_1_22 (v1.22 to v1.24): runs capabilitiesRestricted_1_22.
+#     Requires capabilities.drop to include "ALL" and allows only NET_BIND_SERVICE in add.
+#   capabilitiesRestricted_1_25 (v1.25 and later): runs capabilitiesRestricted_1_22, unless pod.spec.os.name == "windows".
+#     Exempts Windows pods (spec.os.name: windows).
 package lib.pss.checks.capabilities_restricted
 
 import data.lib.pss
-
-# capabilitiesRestricted_1_22: v1.22 to v1.24. Requires capabilities.drop to include "ALL" and allows only NET_BIND_SERVICE in add.
-forbidden(pod, "capabilitiesRestricted_1_22") := capabilitiesRestricted_1_22(pod, {
-	"add": [
-		"NET_BIND_SERVICE",
-	],
-	"drop": [
-		"ALL",
-	],
-})
-
-# capabilitiesRestricted_1_25: v1.25 and later. Exempts Windows pods (spec.os.name: windows).
-forbidden(pod, "capabilitiesRestricted_1_25") := capabilitiesRestricted_1_22(pod, {
-	"add": [
-		"NET_BIND_SERVICE",
-	],
-	"drop": [
-		"ALL",
-	],
-}) if {
-	not pod.spec.os.name == "windows"
-}
 
 # drop must name a required capability ("ALL"); add may hold only the allowed ones.
 # Containers are found by index first, so a passing pod costs two comprehensions.

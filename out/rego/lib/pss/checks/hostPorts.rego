@@ -3,20 +3,18 @@
 # Host Ports: PSA check hostPorts (baseline).
 # Generated from generator/checks/hostPorts.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   hostPorts_1_0 (v1.0 and later): runs hostPorts_1_0.
+#     Forbids any non-zero hostPort on container ports.
 package lib.pss.checks.hostPorts
 
 import data.lib.pss
-
-# hostPorts_1_0: v1.0 and later. Forbids any non-zero hostPort on container ports.
-forbidden(pod, "hostPorts_1_0") := hostPorts_1_0(pod, {})
 
 # Ports print unquoted, unique and sorted as strings (so 10 sorts before 9).
 hostPorts_1_0(pod, _) := {"reason": "hostPort", "detail": sprintf("%s %s %s %s", [

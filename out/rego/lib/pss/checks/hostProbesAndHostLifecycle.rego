@@ -3,20 +3,18 @@
 # Host Probes / Lifecycle Hooks: PSA check hostProbesAndHostLifecycle (baseline).
 # Generated from generator/checks/hostProbesAndHostLifecycle.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   hostProbesAndHostLifecycleV1Dot34 (v1.34 and later): runs hostProbesAndHostLifecycleV1Dot34.
+#     Forbids a host in the httpGet and tcpSocket handlers of probes and lifecycle hooks.
 package lib.pss.checks.hostProbesAndHostLifecycle
 
 import data.lib.pss
-
-# hostProbesAndHostLifecycleV1Dot34: v1.34 and later. Forbids a host in the httpGet and tcpSocket handlers of probes and lifecycle hooks.
-forbidden(pod, "hostProbesAndHostLifecycleV1Dot34") := hostProbesAndHostLifecycleV1Dot34(pod, {})
 
 # The host of the httpGet and tcpSocket actions of probes and of lifecycle hooks
 # must be empty. Unlike the other checks, containers are reported sorted and unique.

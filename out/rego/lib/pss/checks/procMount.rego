@@ -3,33 +3,20 @@
 # /proc Mount Type: PSA check procMount (baseline).
 # Generated from generator/checks/procMount.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   procMount_1_0 (v1.0 to v1.34): runs procMount_1_0.
+#     Forbids any procMount other than Default.
+#   procMount1_35baseline (v1.35 and later): runs procMount_1_0, unless pod.spec.hostUsers == false.
+#     Allows any procMount in pods that set hostUsers: false.
 package lib.pss.checks.procMount
 
 import data.lib.pss
-
-# procMount_1_0: v1.0 to v1.34. Forbids any procMount other than Default.
-forbidden(pod, "procMount_1_0") := procMount_1_0(pod, {
-	"proc_mount_types": [
-		"Default",
-	],
-})
-
-# procMount1_35baseline: v1.35 and later. Allows any procMount in pods that set hostUsers: false.
-forbidden(pod, "procMount1_35baseline") := procMount_1_0(pod, {
-	"proc_mount_types": [
-		"Default",
-	],
-}) if {
-	not pod.spec.hostUsers == false
-}
 
 procMount_1_0(pod, allowed) := {"reason": "procMount", "detail": sprintf("%s must not set securityContext.procMount to %s", [
 	pss.containers_phrase([pss.name(c) | some [c, _] in bad]),

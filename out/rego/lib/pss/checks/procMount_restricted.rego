@@ -3,24 +3,17 @@
 # /proc Mount Type: PSA check procMount_restricted (restricted; overrides procMount).
 # Generated from generator/checks/procMount_restricted.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   procMount_1_0 (v1.35 and later): runs pss.checks.procMount.procMount_1_0.
+#     Keeps forbidding any procMount but Default, even in user-namespaced pods.
 package lib.pss.checks.procMount_restricted
 
-import data.lib.pss
-
-# procMount_1_0: v1.35 and later. Keeps forbidding any procMount but Default, even in user-namespaced pods.
-forbidden(pod, "procMount_1_0") := pss.checks.procMount.procMount_1_0(pod, {
-	"proc_mount_types": [
-		"Default",
-	],
-})
-
-# The implementation is the baseline check's procMount_1_0, called above without
-# the baseline check's user-namespace relaxation.
+# The implementation is the baseline check's procMount_1_0, which levels.rego
+# calls with this check's allowed values and without the baseline check's
+# user-namespace relaxation.

@@ -3,55 +3,18 @@
 # Volume Types: PSA check restrictedVolumes (restricted; overrides hostPathVolumes).
 # Generated from generator/checks/restrictedVolumes.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   restrictedVolumes_1_0 (v1.0 and later): runs restrictedVolumes_1_0.
+#     Forbids every volume source but the nine allowed ones, hostPath included.
 package lib.pss.checks.restrictedVolumes
 
 import data.lib.pss
-
-# restrictedVolumes_1_0: v1.0 and later. Forbids every volume source but the nine allowed ones, hostPath included.
-forbidden(pod, "restrictedVolumes_1_0") := restrictedVolumes_1_0(pod, {
-	"reported_types": [
-		"hostPath",
-		"gcePersistentDisk",
-		"awsElasticBlockStore",
-		"gitRepo",
-		"nfs",
-		"iscsi",
-		"glusterfs",
-		"rbd",
-		"flexVolume",
-		"cinder",
-		"cephfs",
-		"flocker",
-		"fc",
-		"azureFile",
-		"vsphereVolume",
-		"quobyte",
-		"azureDisk",
-		"photonPersistentDisk",
-		"portworxVolume",
-		"scaleIO",
-		"storageos",
-	],
-	"volume_types": [
-		"configMap",
-		"csi",
-		"downwardAPI",
-		"emptyDir",
-		"ephemeral",
-		"image",
-		"persistentVolumeClaim",
-		"projected",
-		"secret",
-	],
-})
 
 # A volume with an allowed source passes, and so does one that sets no source
 # (the API makes it an emptyDir); otherwise its type is the first reported type

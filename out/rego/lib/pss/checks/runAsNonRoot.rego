@@ -3,25 +3,20 @@
 # Running as Non-root: PSA check runAsNonRoot (restricted).
 # Generated from generator/checks/runAsNonRoot.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   runAsNonRoot1_0 (v1.0 to v1.34): runs runAsNonRoot1_0.
+#     Requires runAsNonRoot=true on the pod or every container; an explicit false fails.
+#   runAsNonRoot1_35 (v1.35 and later): runs runAsNonRoot1_0, unless pod.spec.hostUsers == false.
+#     Allows any value in a user-namespaced pod (spec.hostUsers: false).
 package lib.pss.checks.runAsNonRoot
 
 import data.lib.pss
-
-# runAsNonRoot1_0: v1.0 to v1.34. Requires runAsNonRoot=true on the pod or every container; an explicit false fails.
-forbidden(pod, "runAsNonRoot1_0") := runAsNonRoot1_0(pod, {})
-
-# runAsNonRoot1_35: v1.35 and later. Allows any value in a user-namespaced pod (spec.hostUsers: false).
-forbidden(pod, "runAsNonRoot1_35") := runAsNonRoot1_0(pod, {}) if {
-	not pod.spec.hostUsers == false
-}
 
 # An explicit false anywhere fails; otherwise a container that leaves it unset
 # fails unless the pod sets true. Only the explicit message is given when both apply.

@@ -3,25 +3,20 @@
 # Running as Non-root user: PSA check runAsUser (restricted).
 # Generated from generator/checks/runAsUser.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   runAsUser1_23 (v1.23 to v1.34): runs runAsUser1_23.
+#     Forbids an explicit runAsUser=0 on the pod or any container.
+#   runAsUser1_35 (v1.35 and later): runs runAsUser1_23, unless pod.spec.hostUsers == false.
+#     Allows any value in a user-namespaced pod (spec.hostUsers: false).
 package lib.pss.checks.runAsUser
 
 import data.lib.pss
-
-# runAsUser1_23: v1.23 to v1.34. Forbids an explicit runAsUser=0 on the pod or any container.
-forbidden(pod, "runAsUser1_23") := runAsUser1_23(pod, {})
-
-# runAsUser1_35: v1.35 and later. Allows any value in a user-namespaced pod (spec.hostUsers: false).
-forbidden(pod, "runAsUser1_35") := runAsUser1_23(pod, {}) if {
-	not pod.spec.hostUsers == false
-}
 
 # Only an explicit 0 fails; a pod-level 0 fails even when every container overrides it.
 runAsUser1_23(pod, _) := {

@@ -3,38 +3,20 @@
 # SELinux: PSA check seLinuxOptions (baseline).
 # Generated from generator/checks/seLinuxOptions.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   seLinuxOptions1_0 (v1.0 to v1.30): runs seLinuxOptions.
+#     Limits the SELinux type to the container types and forbids setting user or role.
+#   seLinuxOptions1_31 (v1.31 and later): runs seLinuxOptions.
+#     Also allows the container_engine_t type.
 package lib.pss.checks.seLinuxOptions
 
 import data.lib.pss
-
-# seLinuxOptions1_0: v1.0 to v1.30. Limits the SELinux type to the container types and forbids setting user or role.
-forbidden(pod, "seLinuxOptions1_0") := seLinuxOptions(pod, {
-	"types": [
-		"",
-		"container_t",
-		"container_init_t",
-		"container_kvm_t",
-	],
-})
-
-# seLinuxOptions1_31: v1.31 and later. Also allows the container_engine_t type.
-forbidden(pod, "seLinuxOptions1_31") := seLinuxOptions(pod, {
-	"types": [
-		"",
-		"container_t",
-		"container_init_t",
-		"container_kvm_t",
-		"container_engine_t",
-	],
-})
 
 # Every version runs upstream's seLinuxOptions with its own allowed types.
 # The type must be allowed and user and role empty; level is never examined.

@@ -3,36 +3,20 @@
 # Seccomp: PSA check seccompProfile_baseline (baseline).
 # Generated from generator/checks/seccompProfile_baseline.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   seccompProfileBaseline_1_0 (v1.0 to v1.18): runs seccompProfileBaseline_1_0.
+#     Limits the alpha seccomp annotations of the pod and its containers.
+#   seccompProfileBaseline_1_19 (v1.19 and later): runs seccompProfileBaseline_1_19.
+#     Checks the seccompProfile.type fields instead of the annotations.
 package lib.pss.checks.seccompProfile_baseline
 
 import data.lib.pss
-
-# seccompProfileBaseline_1_0: v1.0 to v1.18. Limits the alpha seccomp annotations of the pod and its containers.
-forbidden(pod, "seccompProfileBaseline_1_0") := seccompProfileBaseline_1_0(pod, {
-	"annotation_prefixes": [
-		"localhost/",
-	],
-	"annotation_values": [
-		"docker/default",
-		"runtime/default",
-	],
-})
-
-# seccompProfileBaseline_1_19: v1.19 and later. Checks the seccompProfile.type fields instead of the annotations.
-forbidden(pod, "seccompProfileBaseline_1_19") := seccompProfileBaseline_1_19(pod, {
-	"types": [
-		"Localhost",
-		"RuntimeDefault",
-	],
-})
 
 pod_annotation := "seccomp.security.alpha.kubernetes.io/pod"
 

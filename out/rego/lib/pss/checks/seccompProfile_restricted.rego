@@ -3,35 +3,20 @@
 # Seccomp: PSA check seccompProfile_restricted (restricted; overrides seccompProfile_baseline).
 # Generated from generator/checks/seccompProfile_restricted.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   seccompProfileRestricted_1_19 (v1.19 to v1.24): runs seccompProfileRestricted_1_19.
+#     Requires a RuntimeDefault or Localhost seccompProfile on the pod or on every container.
+#   seccompProfileRestricted_1_25 (v1.25 and later): runs seccompProfileRestricted_1_19, unless pod.spec.os.name == "windows".
+#     Exempts Windows pods (spec.os.name: windows).
 package lib.pss.checks.seccompProfile_restricted
 
 import data.lib.pss
-
-# seccompProfileRestricted_1_19: v1.19 to v1.24. Requires a RuntimeDefault or Localhost seccompProfile on the pod or on every container.
-forbidden(pod, "seccompProfileRestricted_1_19") := seccompProfileRestricted_1_19(pod, {
-	"types": [
-		"Localhost",
-		"RuntimeDefault",
-	],
-})
-
-# seccompProfileRestricted_1_25: v1.25 and later. Exempts Windows pods (spec.os.name: windows).
-forbidden(pod, "seccompProfileRestricted_1_25") := seccompProfileRestricted_1_19(pod, {
-	"types": [
-		"Localhost",
-		"RuntimeDefault",
-	],
-}) if {
-	not pod.spec.os.name == "windows"
-}
 
 # Explicit bad values (pod, then containers) take precedence; otherwise every
 # container must be covered by a valid pod profile or its own valid one.

@@ -3,94 +3,26 @@
 # Sysctls: PSA check sysctls (baseline).
 # Generated from generator/checks/sysctls.py.
 #
-# forbidden(pod, version) is the verdict of one version of the check for a pod
-# from data.lib.pss.pod: {"reason", "detail"} as PSA words them, undefined when
-# the pod passes. Versions are named after their upstream functions, and
-# data.lib.pss.levels.plan names the one PSA runs at each level and version.
-# Each entry of the dispatch below feeds its version's allowed values, as
-# literals, to the implementation; a version that only adds a guard (a Windows
-# exemption, a user-namespace relaxation) calls the implementation it shares
-# under that guard. Implementations defined here follow the dispatch.
+# Each implementation below is a function (pod, allowed) of a pod from
+# data.lib.pss.pod and a version's allowed values, giving {"reason", "detail"}
+# as PSA words them, undefined when the pod passes. data.lib.pss.levels runs
+# the version in force at each level and version: it calls the version's
+# implementation directly, with the version's allowed values as a literal.
+#
+# Versions, named after their upstream functions:
+#   sysctlsV1Dot0 (v1.0 to v1.26): runs sysctls.
+#     Allows only a safe set of namespaced sysctls.
+#   sysctlsV1Dot27 (v1.27 to v1.28): runs sysctls.
+#     Also allows net.ipv4.ip_local_reserved_ports.
+#   sysctlsV1Dot29 (v1.29 to v1.31): runs sysctls.
+#     Also allows net.ipv4.tcp_keepalive_time, net.ipv4.tcp_fin_timeout, net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes.
+#   sysctlsV1Dot32 (v1.32 to v1.36): runs sysctls.
+#     Also allows net.ipv4.tcp_rmem, net.ipv4.tcp_wmem.
+#   sysctlsV1Dot37 (v1.37 and later): runs sysctls.
+#     Also allows net.ipv4.tcp_slow_start_after_idle, net.ipv4.tcp_notsent_lowat.
 package lib.pss.checks.sysctls
 
 import data.lib.pss
-
-# sysctlsV1Dot0: v1.0 to v1.26. Allows only a safe set of namespaced sysctls.
-forbidden(pod, "sysctlsV1Dot0") := sysctls(pod, {
-	"sysctls": [
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-	],
-})
-
-# sysctlsV1Dot27: v1.27 to v1.28. Also allows net.ipv4.ip_local_reserved_ports.
-forbidden(pod, "sysctlsV1Dot27") := sysctls(pod, {
-	"sysctls": [
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-	],
-})
-
-# sysctlsV1Dot29: v1.29 to v1.31. Also allows net.ipv4.tcp_keepalive_time, net.ipv4.tcp_fin_timeout, net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes.
-forbidden(pod, "sysctlsV1Dot29") := sysctls(pod, {
-	"sysctls": [
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-		"net.ipv4.tcp_keepalive_time",
-		"net.ipv4.tcp_fin_timeout",
-		"net.ipv4.tcp_keepalive_intvl",
-		"net.ipv4.tcp_keepalive_probes",
-	],
-})
-
-# sysctlsV1Dot32: v1.32 to v1.36. Also allows net.ipv4.tcp_rmem, net.ipv4.tcp_wmem.
-forbidden(pod, "sysctlsV1Dot32") := sysctls(pod, {
-	"sysctls": [
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-		"net.ipv4.tcp_keepalive_time",
-		"net.ipv4.tcp_fin_timeout",
-		"net.ipv4.tcp_keepalive_intvl",
-		"net.ipv4.tcp_keepalive_probes",
-		"net.ipv4.tcp_rmem",
-		"net.ipv4.tcp_wmem",
-	],
-})
-
-# sysctlsV1Dot37: v1.37 and later. Also allows net.ipv4.tcp_slow_start_after_idle, net.ipv4.tcp_notsent_lowat.
-forbidden(pod, "sysctlsV1Dot37") := sysctls(pod, {
-	"sysctls": [
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-		"net.ipv4.tcp_keepalive_time",
-		"net.ipv4.tcp_fin_timeout",
-		"net.ipv4.tcp_keepalive_intvl",
-		"net.ipv4.tcp_keepalive_probes",
-		"net.ipv4.tcp_rmem",
-		"net.ipv4.tcp_wmem",
-		"net.ipv4.tcp_slow_start_after_idle",
-		"net.ipv4.tcp_notsent_lowat",
-	],
-})
 
 # Every version runs upstream's sysctls with its own (cumulative) allowed names.
 # Names in spec order, neither sorted nor deduplicated; values are ignored.
