@@ -253,23 +253,27 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 elapsed = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(proc.returncode, elapsed, peak, len(proc.stderr.splitlines()))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(proc.returncode, elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, len(proc.stderr.splitlines()))
 """  # a fresh parent per run: RUSAGE_CHILDREN's ru_maxrss is the largest child it ever waited for
 
 
 def run(export: Path, objects: int, output: str, namespace_labels: bool, jobs: int) -> None:
-    """One ``pssgen check`` of the export; prints objects/s and peak RSS (the largest process: main or a worker)."""
+    """One ``pssgen check`` of the export: objects/s, CPU time, peak RSS (of the largest process, main or worker).
+
+    CPU seconds (of every process of the run) say what a run costs whatever else the machine is doing; objects/s
+    is what a user waits for, and on a shared machine depends on the load printed beside it.
+    """
     args = [sys.executable, "-c", "from generator.cli import main; main()", "check", str(export),
             "--engine", "python", "--output", output, "--jobs", str(jobs)]  # fmt: skip
     if namespace_labels:
         args.append("--namespace-labels")
     load = os.getloadavg()[0]  # the machine may be shared: say how busy it was before the run
     out = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=True).stdout
-    code, elapsed, peak, stderr_lines = out.split()
+    code, elapsed, peak, cpu, stderr_lines = out.split()
     label = f"--output {output:<4} {'--namespace-labels' if namespace_labels else '':<18} --jobs {jobs}"
     print(
-        f"{label}  {objects / float(elapsed):>8,.0f} objects/s  {float(elapsed):>7.1f} s  "
+        f"{label}  {objects / float(elapsed):>8,.0f} objects/s  {float(elapsed):>7.1f} s  cpu {float(cpu):>6.1f} s  "
         f"peak {int(peak) / 1024:>6,.0f} MB  exit {code}  stderr lines {stderr_lines}  (load before: {load:.1f})",
         flush=True,
     )
