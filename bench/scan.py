@@ -1,6 +1,6 @@
 """Throughput and peak memory of ``pssgen check`` on a whole-cluster export, as users run it.
 
-Usage: python bench/scan.py [--objects N] [--jobs J ...] [--keep DIR]
+Usage: python bench/scan.py [--objects N] [--jobs J,...] [--outputs O,...] [--keep DIR [--write-only]]
 
 Generates (into a temporary directory) what ``kubectl get -A -o yaml`` writes
 for a busy cluster: ONE ``kind: List`` document, keys sorted, holding N objects
@@ -285,7 +285,10 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
     parser.add_argument("--outputs", default="json,text", help="comma-separated --output values to time")
     parser.add_argument("--keep", type=Path, help="write the export here (and keep it) instead of a temporary dir")
+    parser.add_argument("--write-only", action="store_true", help="only write the export (with --keep), time nothing")
     args = parser.parse_args()
+    if args.write_only and args.keep is None:
+        parser.error("--write-only needs --keep DIR")
     with tempfile.TemporaryDirectory() as tmp:
         export = (args.keep or Path(tmp)) / f"cluster-{args.objects}.yaml"
         started = time.perf_counter()
@@ -296,6 +299,8 @@ def main() -> None:
             f"{os.cpu_count()} CPUs",
             flush=True,
         )
+        if args.write_only:
+            return
         for jobs in (int(j) for j in args.jobs.split(",")):
             for output in args.outputs.split(","):
                 for namespace_labels in (False, True):
