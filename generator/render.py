@@ -200,7 +200,7 @@ class LevelsView:
 
 
 # Checks whose versions differ only in their allowed values: their Rego has one implementation,
-# named after upstream's shared helper, which every version's dispatch entry calls directly.
+# named after upstream's shared helper, which the plans call for every version.
 SHARED_IMPLEMENTATIONS: Mapping[str, str] = {
     "seLinuxOptions": "seLinuxOptions",
     "sysctls": "sysctls",
@@ -208,10 +208,10 @@ SHARED_IMPLEMENTATIONS: Mapping[str, str] = {
 
 
 def _implementation(check: Check, version: CheckVersion) -> str:
-    """The Rego function a version's dispatch entry calls, named after the function it evaluates with.
+    """The Rego function the plans call for a version, named after the function it evaluates with.
 
     A version that only adds a flag (a Windows exemption, a user-namespace relaxation) evaluates
-    with an earlier version's function, so its entry calls that function directly under its guard;
+    with an earlier version's function, so the plans call that function under the version's guard;
     a function of another check (procMount_restricted runs procMount's) is called in that check's
     package. The check templates define each function named here; ``opa check`` proves it.
     """

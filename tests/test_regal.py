@@ -66,8 +66,6 @@ def test_regal_reports_a_deliberate_bug(regal, tmp_path):
     module.write_text(
         "package lib.pss.checks.demo\n"
         "\n"
-        'forbidden(pod, "demoV1Dot0") := demoV1Dot0(pod, {})\n'
-        "\n"
         'demoV1Dot0(pod, _) := {"reason": "demo", "detail": sprintf("%s must not set %s", [pod.metadata.name])} if {\n'
         "\tpod.spec.hostNetwork == true\n"
         "}\n",
