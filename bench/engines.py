@@ -49,12 +49,11 @@ from evaluator import typical_pod  # bench/evaluator.py: the same typical pod as
 
 from generator.conformance import Case, compare, fixture_cases, oracle_verdicts
 from generator.corpus import Fixture, load_corpus, upstream_corpus
-from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, Request, open_engine
+from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, OpaEngine, open_engine
 from generator.gator import gatekeeper_review
-from generator.model import Result, Violation
 from generator.oracle import Oracle
 from generator.tools import OPA, ROOT, require
-from generator.versions import NEWEST_MINOR, Version
+from generator.versions import NEWEST_MINOR
 
 LEVELS = ("baseline", "restricted")
 SHAPES = ("pss", "raw", "gatekeeper")
@@ -78,42 +77,9 @@ def every_level_and_version(fixtures: Sequence[Fixture]) -> list[Case]:
     ]
 
 
-class PolicyDirOpaEngine(EngineBase):
+def policy_dir_engine(policy_dir: Path) -> EngineBase:
     """The opa engine's protocol (data.pss.batch on a real OPA server) with the modules of a directory."""
-
-    CHUNK = 2000
-
-    def __init__(self, policy_dir: Path) -> None:
-        from generator.opa import OpaServer
-
-        self.name = "opa"
-        self._server = OpaServer()
-        self._server.start()
-        try:
-            modules = {f"bench/{p.relative_to(policy_dir)}": p.read_text() for p in sorted(policy_dir.rglob("*.rego"))}
-            self._server.load_policies(modules)
-        except BaseException:
-            self._server.stop()
-            raise
-
-    def evaluate_many(self, requests: Sequence[Request]) -> list[Result]:
-        results: list[Result] = []
-        for start in range(0, len(requests), self.CHUNK):
-            chunk = requests[start : start + self.CHUNK]
-            items = [{"object": obj, "level": level, "version": str(version)} for obj, level, version in chunk]
-            answers = self._server.query("pss/batch", {"items": items})
-            results.extend(_result(a, level, version) for a, (_, level, version) in zip(answers, chunk, strict=True))
-        return results
-
-    def close(self) -> None:
-        self._server.stop()
-
-
-def _result(answer: Mapping[str, Any], level: str, version: Version) -> Result:
-    if answer.get("error") or answer.get("skipped"):
-        raise RuntimeError(f"policy could not evaluate an object: {answer.get('error') or 'skipped'}")
-    violations = tuple(Violation(v["check"], v["reason"], v["detail"]) for v in answer["violations"])
-    return Result(bool(answer["allowed"]), violations, level, str(version))
+    return OpaEngine({f"bench/{p.relative_to(policy_dir)}": p.read_text() for p in sorted(policy_dir.rglob("*.rego"))})
 
 
 def conformance_times(
@@ -317,7 +283,7 @@ def main() -> None:
 
         def open_one(name: str) -> tuple[EngineBase, str]:
             if name == "opa" and from_dir:
-                return PolicyDirOpaEngine(policy_dir), f"Rego from {policy_dir}"
+                return policy_dir_engine(policy_dir), f"Rego from {policy_dir}"
             return open_engine(name), "as generator.engines builds it"
 
         print(f"\n(a) Conformance wall time, corpus {args.corpus}: each fixture at its own level and version, "

@@ -136,6 +136,24 @@ def _stop_all_at_exit() -> None:
 atexit.register(_stop_all_at_exit)
 
 
+def _forget_in_forked_child() -> None:
+    """A forked child (a ``--jobs`` worker) owns none of its parent's OPA servers.
+
+    It inherits their records and our SIGTERM handler; left as they are, a SIGTERM
+    (Pool.terminate) would make the child stop its parent's servers, and could block
+    on a lock a parent thread held at the fork, so the child never dies.
+    """
+    global _SIGTERM_LOCK, _sigterm_installed
+    _LIVE.clear()
+    _SIGTERM_LOCK = threading.Lock()
+    if _sigterm_installed and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _sigterm_installed = False
+
+
+os.register_at_fork(after_in_child=_forget_in_forked_child)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))

@@ -172,3 +172,48 @@ def test_opa_dies_with_its_python_process(sig):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_a_forked_child_leaves_the_parents_opa_alone(opa):
+    # --jobs workers are forked. They must not inherit the duty to stop this process's OPA: on a
+    # SIGTERM (Pool.terminate) they would kill it, or hang on a lock a thread held at the fork.
+    import generator.opa as harness
+
+    assert harness._LIVE and signal.getsignal(signal.SIGTERM) is harness._on_sigterm
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status only, never return into pytest
+        if harness._LIVE or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            os._exit(3)
+        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(4)  # not reached: SIGTERM kills, as it must
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+    assert opa.query("smoke/allow", {"x": 1}) is True  # the parent's OPA still answers
+
+
+JOBS_WITH_OPA = """
+import sys
+from pathlib import Path
+from generator.opa import OpaServer
+from generator.scan import scan_parallel
+from generator.versions import parse_version
+
+with OpaServer() as server:
+    server.load_policies({"up.rego": "package up\\n\\nok := true\\n"})
+    for _ in range(40):
+        found = list(scan_parallel([sys.argv[1]], 2, "python", "baseline", parse_version("latest")))
+        assert len(found) == 20, found
+    print("ok" if server.query("up/ok", {}) is True else "OPA did not answer")
+"""
+
+
+def test_jobs_finish_while_an_opa_server_is_live(tmp_path):
+    # Pools of forked workers, made and terminated while the process runs OPA, never hang
+    # (they did: workers ran the inherited SIGTERM handler). A hang fails here by timeout.
+    pod = "---\nkind: Pod\nmetadata: {{name: p{}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n"
+    docs = "".join(pod.format(i) for i in range(20))
+    (tmp_path / "pods.yaml").write_text(docs)
+    proc = subprocess.run([sys.executable, "-c", JOBS_WITH_OPA, str(tmp_path / "pods.yaml")],
+                          capture_output=True, text=True, timeout=240, cwd=Path(__file__).parent.parent)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
