@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -472,8 +473,15 @@ def generate(out_dir: Path | None, check_only: bool) -> None:
     click.echo(f"{target}: wrote {len(files)} files")
 
 
+# Reading a manifest makes millions of short-lived dicts and lists. At Python's default (a young
+# collection every 700 allocations) the cyclic collector took a third of a large scan; a larger young
+# generation removed that with no change in peak memory (measured on bench/scan.py's export).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click's usage errors exit 2; any other failure is one line, never a traceback."""
+    gc.set_threshold(*GC_THRESHOLDS)  # --jobs workers are forked from here and keep it
     handler: Callable[..., Any] = cli.main
     try:
         handler(args=argv, prog_name="pssgen", standalone_mode=True)
