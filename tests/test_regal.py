@@ -20,18 +20,10 @@ CONFIG = tools.ROOT / ".regal" / "config.yaml"
 OUT_REGO = tools.ROOT / "out" / "rego"
 
 
-@pytest.fixture(scope="module")
-def regal() -> Path:
-    try:
-        return tools.require(tools.REGAL)
-    except tools.ToolError as exc:
-        pytest.skip(str(exc))
-
-
-def _lint(regal: Path, path: Path) -> tuple[int, dict[str, Any]]:
+def _lint(regal_bin: Path, path: Path) -> tuple[int, dict[str, Any]]:
     """``regal lint`` of ``path`` with the project config given explicitly (no config discovery)."""
     proc = subprocess.run(
-        [str(regal), "lint", "--config-file", str(CONFIG), "--format", "json", str(path)],
+        [str(regal_bin), "lint", "--config-file", str(CONFIG), "--format", "json", str(path)],
         cwd=tools.ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     try:
@@ -47,8 +39,8 @@ def _describe(violation: dict[str, Any]) -> str:
     return f"{where} {violation['category']}/{violation['title']}: {violation['description']}"
 
 
-def test_regal_finds_nothing_in_out_rego(regal):
-    returncode, report = _lint(regal, OUT_REGO)
+def test_regal_finds_nothing_in_out_rego(regal_bin):
+    returncode, report = _lint(regal_bin, OUT_REGO)
     violations = report.get("violations", [])
     assert not violations, f"regal lint out/rego: {len(violations)} violation(s)\n" + "\n".join(
         _describe(v) for v in violations
@@ -57,7 +49,7 @@ def test_regal_finds_nothing_in_out_rego(regal):
     assert report["summary"]["files_scanned"] == len(list(OUT_REGO.rglob("*.rego")))
 
 
-def test_regal_reports_a_deliberate_bug(regal, tmp_path):
+def test_regal_reports_a_deliberate_bug(regal_bin, tmp_path):
     # A check-shaped module: a sprintf with two verbs and one argument (bugs/sprintf-arguments-mismatch,
     # which the config keeps on everywhere), plus the camelCase version name, repeated package
     # name and wildcard argument that the config allows in lib/pss/checks/.
@@ -71,7 +63,7 @@ def test_regal_reports_a_deliberate_bug(regal, tmp_path):
         "}\n",
         encoding="utf-8",
     )
-    returncode, report = _lint(regal, tmp_path)
+    returncode, report = _lint(regal_bin, tmp_path)
     titles = {v["title"] for v in report.get("violations", [])}
     assert "sprintf-arguments-mismatch" in titles, report
     assert returncode != 0, report

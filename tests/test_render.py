@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from generator import tools
 from generator.evaluate import evaluate
 from generator.model import Check
 from generator.registry import CHECKS, active_checks
@@ -23,14 +22,6 @@ from generator.versions import LEVELS, NEWEST_MINOR
 @pytest.fixture(scope="module")
 def modules() -> dict[str, str]:
     return rego_modules()
-
-
-@pytest.fixture(scope="module")
-def opa() -> Path:
-    try:
-        return tools.require(tools.OPA)
-    except tools.ToolError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +138,13 @@ def test_templates_do_not_restate_allowed_values():
             assert json.dumps(value) not in code, f"{name} restates the allowed value {value!r}"
 
 
-def test_opa_check_strict(opa, rendered_tree):
-    proc = subprocess.run([opa, "check", "--strict", rendered_tree], capture_output=True, text=True)
+def test_opa_check_strict(opa_bin, rendered_tree):
+    proc = subprocess.run([opa_bin, "check", "--strict", rendered_tree], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
 
-def test_opa_fmt_has_nothing_to_change(opa, rendered_tree):
-    proc = subprocess.run([opa, "fmt", "--list", rendered_tree], capture_output=True, text=True)
+def test_opa_fmt_has_nothing_to_change(opa_bin, rendered_tree):
+    proc = subprocess.run([opa_bin, "fmt", "--list", rendered_tree], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", f"opa fmt would rewrite:\n{proc.stdout}"
 
@@ -170,7 +161,7 @@ def _pod(**security_context):
     }
 
 
-def test_batch_entry_point_matches_python(opa, rendered_tree, tmp_path):
+def test_batch_entry_point_matches_python(opa_bin, rendered_tree, tmp_path):
     # A smoke test of data.pss.batch's shape and order; the conformance suite covers the corpus.
     items = [
         {"object": _pod(privileged=True), "level": "baseline", "version": "latest"},
@@ -182,7 +173,7 @@ def test_batch_entry_point_matches_python(opa, rendered_tree, tmp_path):
     ]
     (tmp_path / "input.json").write_text(json.dumps({"items": items}))
     proc = subprocess.run(
-        [opa, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", "data.pss.batch"],
+        [opa_bin, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", "data.pss.batch"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     got = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
