@@ -28,7 +28,7 @@ from generator.gator import GatekeeperEngine, GatorError, gatekeeper_review
 from generator.opa import OpaServer
 from generator.pod import EVALUATED_KINDS
 from generator.render import HEADER, environment, rego_modules, render_all
-from generator.tools import GATOR, OPA, ToolError, require
+from generator.tools import GATOR, require
 from generator.versions import VERSION_PATTERN, parse_version
 
 
@@ -45,14 +45,6 @@ def docs(bundle) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def gator() -> Path:
     return require(GATOR)
-
-
-@pytest.fixture(scope="module")
-def opa_bin() -> Path:
-    try:
-        return require(OPA)
-    except ToolError as exc:
-        pytest.skip(str(exc))
 
 
 def _write(bundle: dict[str, str], root: Path) -> Path:
