@@ -1467,28 +1467,39 @@ def _walk(root: str) -> Iterator[str | ReadError]:
         stack.extend(reversed(subdirectories))
 
 
-def _read_file(path: str, walked: bool, kinds: Collection[str] | None) -> Iterator[Document | ReadError]:
-    """One file: small regular files in one call, the rest a block at a time; found by walking, it must be regular.
+def _small_file(path: str, walked: bool) -> ReadError | tuple[bool, bytes | None]:
+    """(whether ``path`` is a regular file, its bytes when it is one of at most SMALL_FILE), or why it is not read.
 
-    (A FIFO met while walking would block the run forever; named explicitly, a pipe such as <(helm template) is fine.)
+    Found by walking, a path must be a regular file: a FIFO met while walking would block the run forever.
     """
     try:
         st = os.stat(path)
         regular = stat.S_ISREG(st.st_mode)
         if walked and not regular:
-            yield ReadError(path, None, "not a regular file; skipped")
-            return
-        if regular and st.st_size <= SMALL_FILE:
-            data = Path(path).read_bytes()
-        else:
-            handle: IO[bytes] | None = open(path, "rb")  # noqa: SIM115 (closed below, after streaming)
+            return ReadError(path, None, "not a regular file; skipped")
+        return regular, Path(path).read_bytes() if regular and st.st_size <= SMALL_FILE else None
+    except OSError as exc:
+        return ReadError(path, None, _os_message(exc))
+
+
+def _read_file(path: str, walked: bool, kinds: Collection[str] | None) -> Iterator[Document | ReadError]:
+    """One file: small regular files in one call, the rest a block at a time; found by walking, it must be regular.
+
+    (A FIFO met while walking would block the run forever; named explicitly, a pipe such as <(helm template) is fine.)
+    """
+    found = _small_file(path, walked)
+    if isinstance(found, ReadError):
+        yield found
+        return
+    _, data = found
+    if data is not None:
+        yield from read_text(path, data, kinds)
+        return
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed below, after streaming)
     except OSError as exc:
         yield ReadError(path, None, _os_message(exc))
         return
-    if regular and st.st_size <= SMALL_FILE:
-        yield from read_text(path, data, kinds)
-        return
-    assert handle is not None
     with handle:
         try:
             yield from _read_stream(path, handle.read, kinds)
@@ -1731,22 +1742,17 @@ class Pieces:
             return index
 
     def _file(self, path: str, walked: bool) -> Iterator[Piece | LocalRead | ReadError]:
-        try:
-            st = os.stat(path)
-            regular = stat.S_ISREG(st.st_mode)
-            if walked and not regular:
-                yield ReadError(path, None, "not a regular file; skipped")
-                return
-            if regular and st.st_size <= SMALL_FILE:
-                data = Path(path).read_bytes()
-        except OSError as exc:
-            yield ReadError(path, None, _os_message(exc))
+        found = _small_file(path, walked)
+        if isinstance(found, ReadError):
+            yield found
             return
+        regular, data = found
         if not regular:  # a pipe cannot be read again, should a List have to be: read it here, in order
             yield LocalRead(path, lambda index, kinds: _stream_file(path, kinds, index))
             return
-        if st.st_size <= SMALL_FILE:
-            yield from self._cut(path, io.BytesIO(data).read, lambda: io.BytesIO(data))
+        if data is not None:
+            small = data
+            yield from self._cut(path, io.BytesIO(small).read, lambda: io.BytesIO(small))
             return
         try:
             handle = open(path, "rb")  # noqa: SIM115 (closed below, after cutting)
