@@ -21,7 +21,7 @@ generate: $(STAMP)
 ## tools: build the pinned OPA, gator and PSA oracle into .tools/ (skipped when present)
 tools: $(STAMP)
 	@echo ">> pinned tools (OPA, gator, upstream PSA oracle)"
-	$(PY) -m generator.tools install
+	$(VENV)/bin/pssgen tools install
 
 ## lint: ruff over the project
 lint: $(STAMP)

@@ -5,7 +5,7 @@ Usage: python bench/engines.py [POLICY_DIR] [--corpus upstream|DIR] [--query Q]
                                [--engine NAME ...] [--skip-conformance] [--skip-opa-bench]
 
 (a) Conformance wall time: the whole corpus through every engine of
-    generator.engines.ENGINE_NAMES (and PSA's own Go evaluator, the oracle, for
+    generator.engines.base.ENGINE_NAMES (and PSA's own Go evaluator, the oracle, for
     scale), as the parity suite runs it: each fixture at its own level and
     version, then each distinct object at every level and version. Start-up
     (building, starting, compiling) is timed apart from evaluation, and each
@@ -47,13 +47,13 @@ from typing import Any
 
 from evaluator import typical_pod  # bench/evaluator.py: the same typical pod as the Python and Go figures
 
-from generator.conformance import Case, compare, fixture_cases, oracle_verdicts
-from generator.corpus import Fixture, load_corpus, upstream_corpus
 from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, OpaEngine, open_engine
-from generator.gator import gatekeeper_review
-from generator.oracle import Oracle
+from generator.engines.gatekeeper import gatekeeper_review
+from generator.parity.compare import Case, compare, fixture_cases, oracle_verdicts
+from generator.parity.corpus import Fixture, load_corpus, upstream_corpus
+from generator.parity.oracle import Oracle
+from generator.policy.versions import NEWEST_MINOR
 from generator.tools import OPA, ROOT, require
-from generator.versions import NEWEST_MINOR
 
 LEVELS = ("baseline", "restricted")
 SHAPES = ("pss", "raw", "gatekeeper")
@@ -284,7 +284,7 @@ def main() -> None:
         def open_one(name: str) -> tuple[EngineBase, str]:
             if name == "opa" and from_dir:
                 return policy_dir_engine(policy_dir), f"Rego from {policy_dir}"
-            return open_engine(name), "as generator.engines builds it"
+            return open_engine(name), "as generator.engines.base builds it"
 
         print(f"\n(a) Conformance wall time, corpus {args.corpus}: each fixture at its own level and version, "
               "then each distinct object at every level and version")  # fmt: skip

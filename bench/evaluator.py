@@ -16,8 +16,8 @@ import subprocess
 import time
 from typing import Any
 
-from generator.evaluate import evaluate
-from generator.oracle import build_oracle
+from generator.parity.oracle import build_oracle
+from generator.policy.evaluate import evaluate
 
 SAFE = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from generator.corpus import Fixture, upstream_corpus
 from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, open_engine
-from generator.oracle import Oracle
+from generator.parity.corpus import Fixture, upstream_corpus
+from generator.parity.oracle import Oracle
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from generator.pod import API_GROUPS, TEMPLATE_PATHS
-from generator.versions import NEWEST_MINOR
+from generator.policy.pod import API_GROUPS, TEMPLATE_PATHS
+from generator.policy.versions import NEWEST_MINOR
 
 # Both sides of every behaviour change, plus latest and a version above the newest.
 _MINORS = {0, 7, 8, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, NEWEST_MINOR}
@@ -129,9 +129,7 @@ def _pod_spec(rng: random.Random) -> dict[str, Any]:
         spec["initContainers"] = [_container(rng, f"init-{next(names)}", False) for _ in range(rng.randint(1, 2))]
     spec["containers"] = [_container(rng, next(names), False) for _ in range(rng.randint(1, 3))]
     if _maybe(rng, 0.3):
-        spec["ephemeralContainers"] = [
-            _container(rng, f"debug-{next(names)}", True) for _ in range(rng.randint(1, 2))
-        ]
+        spec["ephemeralContainers"] = [_container(rng, f"debug-{next(names)}", True) for _ in range(rng.randint(1, 2))]
     psc: dict[str, Any] = {}
     if _maybe(rng, 0.6):
         psc["runAsNonRoot"] = rng.random() < 0.8

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from generator.conformance import fixture_expectation_problem
-from generator.corpus import Fixture
-from generator.oracle import Oracle
+from generator.parity.compare import fixture_expectation_problem
+from generator.parity.corpus import Fixture
+from generator.parity.oracle import Oracle
 
 # The pinned module has 4537 fixtures; a loader that finds far fewer is broken, not passing.
 MIN_FIXTURES = 4500

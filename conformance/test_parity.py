@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.conformance import Case, compare, fixture_cases, oracle_verdicts
-from generator.corpus import Fixture
 from generator.engines import EngineBase
-from generator.oracle import Oracle
-from generator.versions import NEWEST_MINOR
+from generator.parity.compare import Case, compare, fixture_cases, oracle_verdicts
+from generator.parity.corpus import Fixture
+from generator.parity.oracle import Oracle
+from generator.policy.versions import NEWEST_MINOR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generated import LEVELS, VERSIONS, generated_objects

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from generator.catalogue import catalogue, catalogue_markdown
-from generator.registry import CHECKS
-from generator.versions import LATEST, NEWEST_MINOR
+from generator.policy.catalogue import catalogue, catalogue_markdown
+from generator.policy.registry import CHECKS
+from generator.policy.versions import LATEST, NEWEST_MINOR
 
 
 @pytest.fixture(scope="module")

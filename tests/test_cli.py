@@ -142,7 +142,9 @@ def test_unreadable_documents_are_reported_and_the_rest_evaluated(tmp_path: Path
     assert messages[0] == (1, "document is a sequence, not a Kubernetes object")
     assert messages[1][0] == 2 and "duplicate key 'kind'" in messages[1][1]
     assert payload["errors"][2] == {
-        "source": str(tmp_path / "missing.yaml"), "document": None, "message": "no such file or directory"
+        "source": str(tmp_path / "missing.yaml"),
+        "document": None,
+        "message": "no such file or directory",
     }
 
 

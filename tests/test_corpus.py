@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.corpus import (
+from generator.parity.corpus import (
     EXPECTED_SUBSTRINGS,
     CorpusError,
     Fixture,

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from generator.diff import LevelDiff, diff_json, diff_text, level_diff, level_diffs, levels_for
-from generator.registry import BY_ID
-from generator.versions import LATEST, NEWEST_MINOR, VersionError, parse_version
+from generator.policy.diff import LevelDiff, diff_json, diff_text, level_diff, level_diffs, levels_for
+from generator.policy.registry import BY_ID
+from generator.policy.versions import LATEST, NEWEST_MINOR, VersionError, parse_version
 
 
 def diff(a: str, b: str, level: str = "restricted") -> LevelDiff:

@@ -21,15 +21,18 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import gatekeeper as gk
-from generator.corpus import Fixture, upstream_corpus
 from generator.engines import PythonEngine
-from generator.gator import GatekeeperEngine, GatorError, gatekeeper_review
-from generator.opa import OpaServer
-from generator.pod import EVALUATED_KINDS
-from generator.render import HEADER, environment, rego_modules, render_all
+from generator.engines.gatekeeper import GatekeeperEngine, GatorError, gatekeeper_review
+from generator.engines.opa_server import OpaServer
+from generator.parity.corpus import Fixture, upstream_corpus
+from generator.policy.pod import EVALUATED_KINDS
+from generator.policy.versions import VERSION_PATTERN, parse_version
+from generator.render import gatekeeper as gk
+from generator.render import render_all
+from generator.render.environment import environment
+from generator.render.literals import HEADER
+from generator.render.rego import rego_modules
 from generator.tools import GATOR, require
-from generator.versions import VERSION_PATTERN, parse_version
 
 
 @pytest.fixture(scope="module")
@@ -444,7 +447,7 @@ def test_engine_refuses_objects_the_constraints_would_not_match(bundle):
 
 
 def test_a_response_without_check_details_raises():
-    from generator.gator import _details
+    from generator.engines.gatekeeper import _details
 
     with pytest.raises(GatorError, match="did not judge"):
         _details({"msg": "rego_type_error: something", "details": {}}, "baseline", "latest")

@@ -26,9 +26,7 @@ def gator() -> Path:
 
 
 def _run(gator: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(gator), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+    return subprocess.run([str(gator), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_gator_is_the_pinned_version(gator):

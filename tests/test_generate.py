@@ -7,8 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.outdir import default_out_dir, stale_files, write_tree
 from generator.render import render_all
+from generator.render.outdir import default_out_dir, stale_files, write_tree
 
 
 def test_committed_out_matches_a_fresh_render() -> None:

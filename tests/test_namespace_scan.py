@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from generator import manifests
 from generator.cli import cli
 from generator.engines import ENGINE_NAMES, PythonEngine, Request
 from generator.manifests import ReadError, read_text
-from generator.model import Result
-from generator.namespaces import default_policy
+from generator.manifests import reader as manifests
+from generator.policy.model import Result
+from generator.policy.namespaces import default_policy
+from generator.policy.versions import LATEST, Version, parse_version
 from generator.scan import Outcome, Policies, might_hold, scan
-from generator.versions import LATEST, Version, parse_version
 
 P = "pod-security.kubernetes.io/"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generator.namespaces import LevelVersion, default_policy, policy_from_labels
-from generator.versions import LATEST, Version
+from generator.policy.namespaces import LevelVersion, default_policy, policy_from_labels
+from generator.policy.versions import LATEST, Version
 
 P = "pod-security.kubernetes.io/"
 DEFAULTS = default_policy("baseline", Version(30))

@@ -1,4 +1,4 @@
-"""Smoke tests of generator.opa against the real pinned OPA binary.
+"""Smoke tests of generator.engines.opa_server against the real pinned OPA binary.
 
 They prove the harness can fail: compile errors raise, a dead OPA raises OpaDied instead of
 answering "undefined"/"allowed", and no OPA process outlives its server (not even when the
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.opa import OpaDied, OpaPolicyError, OpaServer, OpaUndefined
+from generator.engines.opa_server import OpaDied, OpaPolicyError, OpaServer, OpaUndefined
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +137,7 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from generator.opa import OpaServer
+    from generator.engines.opa_server import OpaServer
     server = OpaServer()
     server.start()
     print(server.pid, flush=True)
@@ -177,7 +177,7 @@ def test_opa_dies_with_its_python_process(sig):
 def test_a_forked_child_leaves_the_parents_opa_alone(opa):
     # --jobs workers are forked. They must not inherit the duty to stop this process's OPA: on a
     # SIGTERM (Pool.terminate) they would kill it, or hang on a lock a thread held at the fork.
-    import generator.opa as harness
+    import generator.engines.opa_server as harness
 
     assert harness._LIVE and signal.getsignal(signal.SIGTERM) is harness._on_sigterm
     pid = os.fork()
@@ -194,9 +194,9 @@ def test_a_forked_child_leaves_the_parents_opa_alone(opa):
 JOBS_WITH_OPA = """
 import sys
 from pathlib import Path
-from generator.opa import OpaServer
+from generator.engines.opa_server import OpaServer
 from generator.scan import scan_parallel
-from generator.versions import parse_version
+from generator.policy.versions import parse_version
 
 with OpaServer() as server:
     server.load_policies({"up.rego": "package up\\n\\nok := true\\n"})

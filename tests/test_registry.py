@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from generator.model import Check, CheckVersion
-from generator.registry import BY_ID, CHECKS, RegistryError, active_checks, validate
-from generator.versions import NEWEST_MINOR
+from generator.policy.model import Check, CheckVersion
+from generator.policy.registry import BY_ID, CHECKS, RegistryError, active_checks, validate
+from generator.policy.versions import NEWEST_MINOR
 
 BASELINE_V0 = [
     "appArmorProfile", "capabilities_baseline", "hostNamespaces", "hostPathVolumes", "hostPorts",

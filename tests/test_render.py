@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from generator.evaluate import evaluate
-from generator.model import Check
-from generator.registry import CHECKS, active_checks
-from generator.render import HEADER, SHARED_IMPLEMENTATIONS, rego_literal, rego_modules, render_all
-from generator.versions import LEVELS, NEWEST_MINOR
+from generator.policy.evaluate import evaluate
+from generator.policy.model import Check
+from generator.policy.registry import CHECKS, active_checks
+from generator.policy.versions import LEVELS, NEWEST_MINOR
+from generator.render import render_all
+from generator.render.literals import HEADER, rego_literal
+from generator.render.rego import SHARED_IMPLEMENTATIONS, rego_modules
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,10 @@ import xmlschema
 from generator import __version__
 from generator.engines import PythonEngine
 from generator.manifests import ReadError, read_text
-from generator.registry import BY_ID, CHECKS
-from generator.reports import junit_report, sarif_report
+from generator.policy.registry import BY_ID, CHECKS
+from generator.policy.versions import parse_version
 from generator.scan import Outcome, scan
-from generator.versions import parse_version
+from generator.scan.reports import junit_report, sarif_report
 
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 

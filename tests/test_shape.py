@@ -16,11 +16,7 @@ from typing import Any
 
 import pytest
 
-from generator.corpus import upstream_corpus
-from generator.evaluate import evaluate
-from generator.oracle import Oracle
-from generator.pod import API_GROUPS, TEMPLATE_PATHS
-from generator.shape import (
+from generator.manifests.shape import (
     BOOL,
     INT32,
     SCHEMAS,
@@ -33,6 +29,10 @@ from generator.shape import (
     field_path,
     validate_shape,
 )
+from generator.parity.corpus import upstream_corpus
+from generator.parity.oracle import Oracle
+from generator.policy.evaluate import evaluate
+from generator.policy.pod import API_GROUPS, TEMPLATE_PATHS
 
 
 def full_container(name: str) -> dict[str, Any]:
@@ -539,8 +539,13 @@ def test_shared_containers_are_counted_per_reference() -> None:
 @pytest.mark.parametrize(
     ("api_version", "ok"),
     [
-        ("apps/v1", True), ("apps/v1beta2", True), (None, True),
-        ("v1", False), ("batch/v1", False), ("", False), (3, False),
+        ("apps/v1", True),
+        ("apps/v1beta2", True),
+        (None, True),
+        ("v1", False),
+        ("batch/v1", False),
+        ("", False),
+        (3, False),
     ],
 )
 def test_api_version_must_name_the_group_serving_the_kind(api_version: Any, ok: bool) -> None:

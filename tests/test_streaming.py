@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import generator.cli
-from generator import manifests
+import generator.cli.check
 from generator.cli import cli
 from generator.engines import PythonEngine
 from generator.manifests import MAX_ALIAS_EXPANSION, MAX_DEPTH, Document, ReadError, read_paths, read_text
+from generator.manifests import reader as manifests
+from generator.policy.versions import parse_version
 from generator.scan import scan, scan_parallel
-from generator.versions import parse_version
 
 
 def item(i: int, extra: str = "") -> str:
@@ -309,18 +309,18 @@ def test_cli_reads_a_list_from_stdin_with_item_lines() -> None:
 
 def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     clock = iter(range(0, 10_000))
-    monkeypatch.setattr(generator.cli.time, "monotonic", lambda: float(next(clock)))
-    shown = generator.cli._Progress(True)
+    monkeypatch.setattr(generator.cli.check.time, "monotonic", lambda: float(next(clock)))
+    shown = generator.cli.check._Progress(True)
     for _ in range(512):
         shown.tick()
     shown.clear()
-    hidden = generator.cli._Progress(False)
+    hidden = generator.cli.check._Progress(False)
     for _ in range(512):
         hidden.tick()
     err = capsys.readouterr().err
     assert "512 objects" in err and "objects/s" in err
     assert err.endswith("\r" + " " * len("512 objects, 256 objects/s ") + "\r")
-    assert generator.cli._Progress(False).shown is False
+    assert generator.cli.check._Progress(False).shown is False
 
 
 # ---------------------------------------------------------------- --jobs: the same readings from pieces

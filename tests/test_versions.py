@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.versions import LATEST, NEWEST_MINOR, Version, VersionError, parse_level, parse_version
+from generator.policy.versions import LATEST, NEWEST_MINOR, Version, VersionError, parse_level, parse_version
 
 
 @pytest.mark.parametrize("text", ["latest", "v1.0", "v1.9", "v1.10", "v1.37", "v1.99"])

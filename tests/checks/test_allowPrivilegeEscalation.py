@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.allowPrivilegeEscalation import CHECK, allowPrivilegeEscalation_1_8
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.allowPrivilegeEscalation import CHECK, allowPrivilegeEscalation_1_8
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "allowPrivilegeEscalation != false"
 OK = {"allowPrivilegeEscalation": False}
@@ -18,7 +18,7 @@ def view(spec):
 
 def reported(spec, version):
     """This check's (reason, detail) when the whole evaluator runs at restricted:version, else None."""
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     result = evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, "restricted", version)
     found = [(v.reason, v.detail) for v in result.violations if v.check == CHECK.id]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.capabilities_restricted import (
+from generator.policy.checks.capabilities_restricted import (
     ALLOWED_ADD,
     CHECK,
     REQUIRED_DROP,
     capabilitiesRestricted_1_22,
 )
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "unrestricted capabilities"
 DROP_ALL = {"capabilities": {"drop": ["ALL"]}}
@@ -22,7 +22,7 @@ def view(spec):
 
 
 def evaluated(spec, level, version):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     return evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, level, version)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.procMount import CHECK, procMount_1_0
-from generator.evaluate import evaluate
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.procMount import CHECK, procMount_1_0
+from generator.policy.evaluate import evaluate
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "procMount"
 

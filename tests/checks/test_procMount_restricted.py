@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks import procMount
-from generator.checks.procMount_restricted import CHECK
-from generator.pod import pod_view
+from generator.policy.checks import procMount
+from generator.policy.checks.procMount_restricted import CHECK
+from generator.policy.pod import pod_view
 
 REASON = "procMount"
 
@@ -16,7 +16,7 @@ def view(spec):
 
 
 def evaluated(spec, level, version):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     return evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, level, version)
 

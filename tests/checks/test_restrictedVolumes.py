@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.restrictedVolumes import CHECK, REPORTED_TYPES, VOLUME_TYPES, restrictedVolumes_1_0
-from generator.model import Forbidden
-from generator.pod import VOLUME_SOURCES, PodView, pod_view
+from generator.policy.checks.restrictedVolumes import CHECK, REPORTED_TYPES, VOLUME_TYPES, restrictedVolumes_1_0
+from generator.policy.model import Forbidden
+from generator.policy.pod import VOLUME_SOURCES, PodView, pod_view
 
 REASON = "restricted volume types"
 
@@ -33,7 +33,7 @@ def raw_view(volumes):
 
 
 def evaluated(spec, level, version):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     return evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, level, version)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.runAsNonRoot import CHECK, runAsNonRoot1_0
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.runAsNonRoot import CHECK, runAsNonRoot1_0
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "runAsNonRoot != true"
 TRUE = {"runAsNonRoot": True}
@@ -18,7 +18,7 @@ def view(spec):
 
 
 def reported(spec, version):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     result = evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, "restricted", version)
     found = [(v.reason, v.detail) for v in result.violations if v.check == CHECK.id]
@@ -44,9 +44,7 @@ def test_versions():
     ("spec", "detail"),
     [
         pytest.param({"securityContext": TRUE, "containers": [{"name": "a"}]}, None, id="pod-true"),
-        pytest.param(
-            {"containers": [{"name": "a", "securityContext": TRUE}]}, None, id="container-true-pod-unset"
-        ),
+        pytest.param({"containers": [{"name": "a", "securityContext": TRUE}]}, None, id="container-true-pod-unset"),
         pytest.param(
             {"securityContext": {}, "containers": [{"name": "a", "securityContext": TRUE}]},
             None,
@@ -134,9 +132,7 @@ def test_versions():
             id="missing-name",
         ),
         pytest.param({"containers": []}, None, id="no-containers"),
-        pytest.param(
-            {"securityContext": FALSE}, "pod must not set securityContext.runAsNonRoot=false", id="pod-only"
-        ),
+        pytest.param({"securityContext": FALSE}, "pod must not set securityContext.runAsNonRoot=false", id="pod-only"),
     ],
 )
 def test_runAsNonRoot1_0(spec, detail):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.runAsUser import CHECK, runAsUser1_23
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.runAsUser import CHECK, runAsUser1_23
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "runAsUser=0"
 ROOT = {"runAsUser": 0}
@@ -17,7 +17,7 @@ def view(spec):
 
 
 def reported(spec, version):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     result = evaluate({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}, "restricted", version)
     found = [(v.reason, v.detail) for v in result.violations if v.check == CHECK.id]
@@ -56,9 +56,7 @@ def test_versions():
             "pod must not set runAsUser=0",
             id="pod-zero-not-rescued-by-containers",
         ),
-        pytest.param(
-            {"securityContext": {"runAsUser": 1000}, "containers": [{"name": "a"}]}, None, id="pod-non-zero"
-        ),
+        pytest.param({"securityContext": {"runAsUser": 1000}, "containers": [{"name": "a"}]}, None, id="pod-non-zero"),
         pytest.param({"securityContext": {}, "containers": [{"name": "a"}]}, None, id="unset-is-fine"),
         pytest.param({"containers": [{"name": "a"}]}, None, id="nil-everything"),
         pytest.param(

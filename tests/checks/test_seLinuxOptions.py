@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.seLinuxOptions import CHECK, seLinuxOptions1_0, seLinuxOptions1_31
-from generator.evaluate import evaluate
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.seLinuxOptions import CHECK, seLinuxOptions1_0, seLinuxOptions1_31
+from generator.policy.evaluate import evaluate
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "seLinuxOptions"
 PREFIX = "set forbidden securityContext.seLinuxOptions: "

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.seccompProfile_baseline import (
+from generator.policy.checks.seccompProfile_baseline import (
     CHECK,
     seccompProfileBaseline_1_0,
     seccompProfileBaseline_1_19,
 )
-from generator.evaluate import evaluate
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.evaluate import evaluate
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "seccompProfile"
 POD_KEY = "seccomp.security.alpha.kubernetes.io/pod"

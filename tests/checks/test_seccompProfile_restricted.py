@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks.seccompProfile_restricted import CHECK, TYPES, seccompProfileRestricted_1_19
-from generator.model import Forbidden
-from generator.pod import pod_view
+from generator.policy.checks.seccompProfile_restricted import CHECK, TYPES, seccompProfileRestricted_1_19
+from generator.policy.model import Forbidden
+from generator.policy.pod import pod_view
 
 REASON = "seccompProfile"
 RUNTIME_DEFAULT = {"seccompProfile": {"type": "RuntimeDefault"}}
@@ -20,7 +20,7 @@ def view(spec):
 
 
 def evaluated(spec, level, version, annotations=None):
-    from generator.evaluate import evaluate
+    from generator.policy.evaluate import evaluate
 
     metadata = {"name": "p", "annotations": annotations or {}}
     return evaluate({"kind": "Pod", "metadata": metadata, "spec": spec}, level, version)
@@ -106,11 +106,7 @@ def test_versions():
             id="null-type-is-empty-type",
         ),
         pytest.param(
-            {
-                "containers": [
-                    {"name": "a", "securityContext": {"seccompProfile": {"type": "runtimedefault"}}}
-                ]
-            },
+            {"containers": [{"name": "a", "securityContext": {"seccompProfile": {"type": "runtimedefault"}}}]},
             'container "a" must not set securityContext.seccompProfile.type to "runtimedefault"',
             id="case-sensitive",
         ),

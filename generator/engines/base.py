@@ -1,0 +1,54 @@
+"""What every engine shares: the request shape, the engine interface, and reading a Rego answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from generator.errors import PssgenError
+from generator.policy.model import Result, Violation
+from generator.policy.versions import Version
+
+Request = tuple[Mapping[str, Any], str, Version]  # (object, level, version)
+
+
+class EngineError(PssgenError, RuntimeError):
+    """An engine failed while judging: its process died, or it answered outside the protocol."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot run here (a tool is missing, or the engine is not built yet)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Result]: ...
+
+    def close(self) -> None: ...
+
+
+class EngineBase:
+    """Context-manager plumbing shared by every engine."""
+
+    name = "base"
+
+    def __enter__(self) -> EngineBase:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Engines holding a process or connection release it here."""
+
+
+def answer_result(answer: Mapping[str, Any], level: str, version: Version) -> Result:
+    """An engine answer in Rego's shape (``allowed``, ``violations``) as a Result; errors fail loudly."""
+    if answer.get("error") or answer.get("skipped"):
+        raise EngineError(f"policy could not evaluate an object: {answer.get('error') or 'skipped'}")
+    violations = tuple(Violation(v["check"], v["reason"], v["detail"]) for v in answer["violations"])
+    return Result(bool(answer["allowed"]), violations, level, str(version))

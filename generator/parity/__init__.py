@@ -1,0 +1,1 @@
+"""Parity with upstream PSA: the corpora, the Go oracle, and the comparison of engines with it."""

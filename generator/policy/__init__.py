@@ -1,0 +1,1 @@
+"""The policy itself, pure and without I/O: versions, checks, registry, evaluation, PSA's namespace rules."""

@@ -1,0 +1,104 @@
+"""AppArmor.
+
+On supported hosts, the 'runtime/default' AppArmor profile is applied by default.
+The baseline policy should prevent overriding or disabling the default AppArmor
+profile, or restrict overrides to an allowed set of profiles.
+
+**Restricted Fields:**
+metadata.annotations['container.apparmor.security.beta.kubernetes.io/*']
+
+**Allowed Values:** 'runtime/default', 'localhost/*', empty, undefined
+
+**Restricted Fields:**
+spec.securityContext.appArmorProfile.type
+spec.containers[*].securityContext.appArmorProfile.type
+spec.initContainers[*].securityContext.appArmorProfile.type
+spec.ephemeralContainers[*].securityContext.appArmorProfile.type
+
+**Allowed Values:** 'RuntimeDefault', 'Localhost', undefined
+"""
+
+from __future__ import annotations
+
+from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, pluralize, security_field
+from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.pod import PodView
+
+ANNOTATION_KEY_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+FIELD_TYPES = ("Localhost", "RuntimeDefault")
+ANNOTATION_VALUES = ("", "runtime/default")
+ANNOTATION_PREFIXES = ("localhost/",)
+
+
+def allowedAnnotationValue(profile: str) -> bool:
+    return profile in ANNOTATION_VALUES or profile.startswith(ANNOTATION_PREFIXES)
+
+
+def appArmorProfile_1_0(pod: PodView) -> Forbidden | None:
+    bad_setters: list[str] = []
+    bad_values: set[str] = set()
+
+    profile = spec_get(pod.security_context, "appArmorProfile")
+    if profile is not None:
+        profile_type = profile.get("type") or ""
+        if profile_type not in FIELD_TYPES:
+            bad_setters.append("pod")
+            bad_values.add(profile_type)
+
+    bad_containers: list[str] = []
+    for c in pod.containers:
+        profile = security_field(c, "appArmorProfile")
+        if profile is not None:
+            profile_type = profile.get("type") or ""
+            if profile_type not in FIELD_TYPES:
+                bad_containers.append(c.get("name") or "")
+                bad_values.add(profile_type)
+    if bad_containers:
+        bad_setters.append(containers_phrase(bad_containers))
+
+    forbidden_annotations = [
+        f"{key}={go_quote(value or '')}"
+        for key, value in pod.annotations.items()
+        if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "")
+    ]
+
+    bad_value_list = sorted(bad_values)
+    if forbidden_annotations:
+        forbidden_annotations.sort()
+        bad_value_list += forbidden_annotations
+        bad_setters.append(pluralize("annotation", "annotations", len(forbidden_annotations)))
+
+    if not bad_setters:
+        return None
+    return Forbidden(
+        pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(bad_value_list)),
+        f"{' and '.join(bad_setters)} must not set AppArmor profile type to {join_quote(bad_value_list)}",
+    )
+
+
+CHECK = Check(
+    id="appArmorProfile",
+    level="baseline",
+    control="AppArmor",
+    fields=(
+        "metadata.annotations['container.apparmor.security.beta.kubernetes.io/*']",
+        "spec.securityContext.appArmorProfile.type",
+        "spec.containers[*].securityContext.appArmorProfile.type",
+        "spec.initContainers[*].securityContext.appArmorProfile.type",
+        "spec.ephemeralContainers[*].securityContext.appArmorProfile.type",
+    ),
+    versions=(
+        CheckVersion(
+            0,
+            "appArmorProfile_1_0",
+            appArmorProfile_1_0,
+            allowed={
+                "field_types": FIELD_TYPES,
+                "annotation_values": ANNOTATION_VALUES,
+                "annotation_prefixes": ANNOTATION_PREFIXES,
+            },
+            change="Limits AppArmor profile types in fields and in the beta AppArmor annotations.",
+        ),
+    ),
+    doc=__doc__ or "",
+)

@@ -1,0 +1,70 @@
+"""Capabilities.
+
+Adding NET_RAW or capabilities beyond the default set must be disallowed.
+
+**Restricted Fields:**
+spec.containers[*].securityContext.capabilities.add
+spec.initContainers[*].securityContext.capabilities.add
+spec.ephemeralContainers[*].securityContext.capabilities.add
+
+**Allowed Values:**
+undefined / empty
+values from the default set "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE","FOWNER", "FSETID", "KILL", "MKNOD",
+"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"
+"""
+
+from __future__ import annotations
+
+from generator.policy.checks._helpers import containers_phrase, join_quote, security_field
+from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.pod import PodView
+
+CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+)  # fmt: skip
+
+
+def capabilitiesBaseline_1_0(pod: PodView) -> Forbidden | None:
+    bad_containers: list[str] = []
+    non_default: set[str] = set()
+    for c in pod.containers:
+        capabilities = security_field(c, "capabilities")
+        if capabilities is None:
+            continue
+        valid = True
+        for capability in capabilities.get("add") or ():
+            if capability not in CAPABILITIES:
+                valid = False
+                non_default.add(capability or "")
+        if not valid:
+            bad_containers.append(c.get("name") or "")
+    if not bad_containers:
+        return None
+    return Forbidden(
+        "non-default capabilities",
+        f"{containers_phrase(bad_containers)} must not include {join_quote(sorted(non_default))}"
+        " in securityContext.capabilities.add",
+    )
+
+
+CHECK = Check(
+    id="capabilities_baseline",
+    level="baseline",
+    control="Capabilities",
+    fields=(
+        "spec.containers[*].securityContext.capabilities.add",
+        "spec.initContainers[*].securityContext.capabilities.add",
+        "spec.ephemeralContainers[*].securityContext.capabilities.add",
+    ),
+    versions=(
+        CheckVersion(
+            0,
+            "capabilitiesBaseline_1_0",
+            capabilitiesBaseline_1_0,
+            allowed={"capabilities": CAPABILITIES},
+            change="Allows only the default capabilities in capabilities.add.",
+        ),
+    ),
+    doc=__doc__ or "",
+)

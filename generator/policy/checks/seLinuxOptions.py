@@ -1,0 +1,141 @@
+"""SELinux.
+
+Setting the SELinux type is restricted, and setting a custom SELinux user or role option is forbidden.
+
+**Restricted Fields:**
+spec.securityContext.seLinuxOptions.type
+spec.containers[*].securityContext.seLinuxOptions.type
+spec.initContainers[*].securityContext.seLinuxOptions.type
+spec.ephemeralContainers[*].securityContext.seLinuxOptions.type
+
+**Allowed Values:**
+undefined/empty
+container_t
+container_init_t
+container_kvm_t
+container_engine_t (since v1.31)
+
+**Restricted Fields:**
+spec.securityContext.seLinuxOptions.user
+spec.containers[*].securityContext.seLinuxOptions.user
+spec.initContainers[*].securityContext.seLinuxOptions.user
+spec.ephemeralContainers[*].securityContext.seLinuxOptions.user
+spec.securityContext.seLinuxOptions.role
+spec.containers[*].securityContext.seLinuxOptions.role
+spec.initContainers[*].securityContext.seLinuxOptions.role
+spec.ephemeralContainers[*].securityContext.seLinuxOptions.role
+
+**Allowed Values:** undefined/empty
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from generator.policy.checks._helpers import containers_phrase, join_quote, pluralize, security_field
+from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.pod import PodView
+
+TYPES_1_0 = ("", "container_t", "container_init_t", "container_kvm_t")
+TYPES_1_31 = (*TYPES_1_0, "container_engine_t")
+
+
+def seLinuxOptions1_0(pod: PodView) -> Forbidden | None:
+    return seLinuxOptions(pod, TYPES_1_0)
+
+
+def seLinuxOptions1_31(pod: PodView) -> Forbidden | None:
+    return seLinuxOptions(pod, TYPES_1_31)
+
+
+class _Findings:
+    """What validSELinuxOptions records across the pod and its containers."""
+
+    __slots__ = ("bad_types", "set_role", "set_user")
+
+    def __init__(self) -> None:
+        self.bad_types: set[str] = set()
+        self.set_user = False
+        self.set_role = False
+
+
+def validSELinuxOptions(opts: Mapping[str, Any], allowed_types: tuple[str, ...], found: _Findings) -> bool:
+    valid = True
+    selinux_type = opts.get("type") or ""
+    if selinux_type not in allowed_types:
+        valid = False
+        found.bad_types.add(selinux_type)
+    if opts.get("user"):
+        valid = False
+        found.set_user = True
+    if opts.get("role"):
+        valid = False
+        found.set_role = True
+    return valid
+
+
+def seLinuxOptions(pod: PodView, allowed_types: tuple[str, ...]) -> Forbidden | None:
+    found: _Findings | None = None
+    bad_setters: list[str] = []
+
+    opts = spec_get(pod.security_context, "seLinuxOptions")
+    if opts is not None:
+        found = _Findings()
+        if not validSELinuxOptions(opts, allowed_types, found):
+            bad_setters.append("pod")
+
+    bad_containers: list[str] = []
+    for c in pod.containers:
+        opts = security_field(c, "seLinuxOptions")
+        if opts is not None:
+            if found is None:
+                found = _Findings()
+            if not validSELinuxOptions(opts, allowed_types, found):
+                bad_containers.append(c.get("name") or "")
+    if bad_containers:
+        bad_setters.append(containers_phrase(bad_containers))
+
+    if not bad_setters or found is None:
+        return None
+    bad_data = []
+    if found.bad_types:
+        bad_types = sorted(found.bad_types)
+        bad_data.append(f"{pluralize('type', 'types', len(bad_types))} {join_quote(bad_types)}")
+    if found.set_user:
+        bad_data.append("user may not be set")
+    if found.set_role:
+        bad_data.append("role may not be set")
+    return Forbidden(
+        "seLinuxOptions",
+        f"{' and '.join(bad_setters)} set forbidden securityContext.seLinuxOptions: {'; '.join(bad_data)}",
+    )
+
+
+CHECK = Check(
+    id="seLinuxOptions",
+    level="baseline",
+    control="SELinux",
+    fields=tuple(
+        f"spec.{where}securityContext.seLinuxOptions.{option}"
+        for option in ("type", "user", "role")
+        for where in ("", "containers[*].", "initContainers[*].", "ephemeralContainers[*].")
+    ),
+    versions=(
+        CheckVersion(
+            0,
+            "seLinuxOptions1_0",
+            seLinuxOptions1_0,
+            allowed={"types": TYPES_1_0},
+            change="Limits the SELinux type to the container types and forbids setting user or role.",
+        ),
+        CheckVersion(
+            31,
+            "seLinuxOptions1_31",
+            seLinuxOptions1_31,
+            allowed={"types": TYPES_1_31},
+            change="Also allows the container_engine_t type.",
+        ),
+    ),
+    doc=__doc__ or "",
+)

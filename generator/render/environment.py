@@ -1,0 +1,54 @@
+"""The one strict Jinja environment, loading the packaged templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import jinja2
+
+from generator.render.literals import CHECKS_PACKAGE, HEADER, LEVELS_PACKAGE, LIB_PACKAGE, rego_literal, rego_string
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "rego_string": rego_string,
+    "rego_literal": rego_literal,
+}
+
+
+def environment() -> jinja2.Environment:
+    """The one Jinja environment: strict, whitespace-exact, loading from the packaged templates."""
+    root = files("generator.templates")
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: _load(root, name)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(
+        header=HEADER,
+        lib_package=LIB_PACKAGE,
+        checks_package=CHECKS_PACKAGE,
+        levels_package=LEVELS_PACKAGE,
+    )
+    return env
+
+
+def _load(root: Traversable, name: str) -> str | None:
+    """A template's source by its slash-separated name, or None (Jinja's "not found")."""
+    node = root
+    for part in name.split("/"):
+        node = node.joinpath(part)
+    return node.read_text(encoding="utf-8") if node.is_file() else None
+
+
+def render_template(env: jinja2.Environment, template: str, **context: Any) -> str:
+    """Render one template, refusing output without the generated-file header."""
+    text = env.get_template(template).render(**context)
+    if not text.startswith(HEADER + "\n"):
+        raise ValueError(f"{template}: rendered output must start with the header {HEADER!r}")
+    return text

@@ -1,0 +1,284 @@
+"""The Rego bundle under ``out/rego``, rendered from the checks' data.
+
+Templates get finished, typed view models and only loop and
+interpolate: every Rego literal (strings, allowed-value lists, the per-level
+check order) is built in Python, so output never depends on dict or set order
+and no allowed value is ever typed twice. The Rego is emitted exactly as
+``opa fmt`` prints it, so the committed bundle has no formatting diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from generator.policy.model import Check, CheckVersion
+from generator.policy.pod import TEMPLATE_PATHS, VOLUME_SOURCES
+from generator.policy.registry import CHECKS, active_checks
+from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, all_minors
+from generator.render.environment import environment, render_template
+from generator.render.literals import CHECKS_PACKAGE, rego_literal, rego_string
+
+
+def version_label(minor: int) -> str:
+    """How PSA prints a minor version."""
+    return f"v1.{minor}"
+
+
+# --- view models ---------------------------------------------------------------------------------
+
+
+# The guard each relaxation adds before a version's implementation runs, inlined where the version is
+# called (a reference is cheaper than a call to data.lib.pss.is_windows / user_namespaced).
+GUARDS: Mapping[str, str] = {
+    "exempt_windows": 'not pod.spec.os.name == "windows"',
+    "relax_user_namespaces": "not pod.spec.hostUsers == false",
+}
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One version of a check: the implementation it runs, with which allowed values, under which guards."""
+
+    check_id: str
+    name: str  # the upstream function; levels.rego and results name the version by it
+    implementation: str  # the Rego function it runs (see ``_implementation``), relative to the check's package
+    minimum_minor: int
+    next_minor: int | None  # where the next version takes over; None for the newest
+    exempt_windows: bool
+    relax_user_namespaces: bool
+    change: str
+    allowed: str  # the version's allowed values as a one-line Rego object literal
+
+    @property
+    def guards(self) -> tuple[str, ...]:
+        """Rego expressions that must hold for the version to run at all."""
+        flags = {"exempt_windows": self.exempt_windows, "relax_user_namespaces": self.relax_user_namespaces}
+        return tuple(GUARDS[flag] for flag, on in flags.items() if on)
+
+    @property
+    def span(self) -> str:
+        """The versions covered, for the comment above the version."""
+        return _span(self.minimum_minor, None if self.next_minor is None else self.next_minor - 1)
+
+    @property
+    def call(self) -> str:
+        """The call levels.rego makes: the implementation, fed the version's allowed values."""
+        package = f"pss.checks.{self.check_id}"
+        function = self.implementation if "." in self.implementation else f"{package}.{self.implementation}"
+        return f"{function}(pod, {self.allowed})"
+
+
+def _span(first: int, last: int | None) -> str:
+    if last is None:
+        return f"{version_label(first)} and later"
+    if last == first:
+        return version_label(first)
+    return f"{version_label(first)} to {version_label(last)}"
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """What a check module template needs: identity, versions, and its allowed values as Rego."""
+
+    id: str
+    level: str
+    control: str
+    overrides: tuple[str, ...]
+    versions: tuple[VersionView, ...]
+
+    @property
+    def package(self) -> str:
+        return f"{CHECKS_PACKAGE}.{self.id}"
+
+    @property
+    def template(self) -> str:
+        """Each check's implementations are written once, in its own template."""
+        return f"rego/checks/{self.id}.rego.j2"
+
+    @property
+    def path(self) -> str:
+        """Where the module goes under out/rego: the package path, as Regal and readers expect."""
+        return f"lib/pss/checks/{self.id}.rego"
+
+
+@dataclass(frozen=True)
+class LibView:
+    """The shared library's data: versions, levels, and the kinds and volume sources of generator/pod.py."""
+
+    newest_minor: int
+    level_names: str
+    version_pattern: str
+    template_paths: str
+    volume_sources: str
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """One distinct plan of a level: the versions PSA runs, in its order, for the minor versions it covers."""
+
+    index: int
+    spans: str  # the minor versions, for the comment above the plan's violations function
+    versions: tuple[VersionView, ...]
+
+
+@dataclass(frozen=True)
+class LevelView:
+    """A level's distinct plans, each rendered as one violations function that calls its versions directly."""
+
+    name: str
+    plans: tuple[PlanView, ...]
+
+
+@dataclass(frozen=True)
+class LevelsView:
+    """Per level and minor version the index of the plan in force (from ``active_checks``), and the plans."""
+
+    plan: str
+    levels: tuple[LevelView, ...]
+
+
+# Checks whose versions differ only in their allowed values: their Rego has one implementation,
+# named after upstream's shared helper, which the plans call for every version.
+SHARED_IMPLEMENTATIONS: Mapping[str, str] = {
+    "seLinuxOptions": "seLinuxOptions",
+    "sysctls": "sysctls",
+}
+
+
+def _implementation(check: Check, version: CheckVersion) -> str:
+    """The Rego function the plans call for a version, named after the function it evaluates with.
+
+    A version that only adds a flag (a Windows exemption, a user-namespace relaxation) evaluates
+    with an earlier version's function, so the plans call that function under the version's guard;
+    a function of another check (procMount_restricted runs procMount's) is called in that check's
+    package. The check templates define each function named here; ``opa check`` proves it.
+    """
+    if check.id in SHARED_IMPLEMENTATIONS:
+        return SHARED_IMPLEMENTATIONS[check.id]
+    function = version.evaluate
+    owner = function.__module__.rsplit(".", 1)[-1]
+    if owner == check.id:
+        return function.__name__
+    return f"pss.checks.{owner}.{function.__name__}"
+
+
+def _version_views(check: Check) -> tuple[VersionView, ...]:
+    versions = check.versions
+    nexts: list[int | None] = [v.minimum_minor for v in versions[1:]]
+    nexts.append(None)
+    return tuple(
+        VersionView(
+            check_id=check.id,
+            name=v.name,
+            implementation=_implementation(check, v),
+            minimum_minor=v.minimum_minor,
+            next_minor=nxt,
+            exempt_windows=v.exempt_windows,
+            relax_user_namespaces=v.relax_user_namespaces,
+            change=v.change,
+            allowed=rego_literal(dict(v.allowed), inline_from=0),
+        )
+        for v, nxt in zip(versions, nexts, strict=True)
+    )
+
+
+def check_view(check: Check) -> CheckView:
+    """A check's view; version names must be unique, as plans and results name versions by them."""
+    names = [v.name for v in check.versions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{check.id}: version names repeat: {names}")
+    return CheckView(
+        id=check.id,
+        level=check.level,
+        control=check.control,
+        overrides=check.overrides,
+        versions=_version_views(check),
+    )
+
+
+def lib_view() -> LibView:
+    """The shared library's data, from generator.policy.versions and generator.policy.pod (never restated)."""
+    return LibView(
+        newest_minor=NEWEST_MINOR,
+        level_names=rego_literal(LEVELS, inline_from=0),
+        version_pattern=VERSION_PATTERN,
+        template_paths=rego_literal(dict(TEMPLATE_PATHS), inline_from=1),
+        volume_sources=rego_literal(frozenset(VOLUME_SOURCES)),
+    )
+
+
+def levels_view(checks: tuple[Check, ...]) -> LevelsView:
+    """The distinct plans of each level, and which one each minor version runs.
+
+    A plan changes only where some check's version does, so a level has a handful of plans, not one
+    per minor version. Each becomes a violations function calling its versions' implementations
+    directly; per pod that is one call per check, with no dispatch on version names.
+    """
+    by_name = {(c.id, v.name): v for c in check_views(checks) for v in c.versions}
+    index: dict[str, list[int]] = {}
+    levels: list[LevelView] = []
+    for level in LEVELS:
+        plans: list[tuple[str, ...]] = []
+        index[level] = []
+        for minor in all_minors():
+            keys = tuple(f"{c.id}/{v.name}" for c, v in active_checks(level, minor))
+            if keys not in plans:
+                plans.append(keys)
+            index[level].append(plans.index(keys))
+        views = []
+        for i, keys in enumerate(plans):
+            minors = [m for m, p in enumerate(index[level]) if p == i]
+            unknown = [k for k in keys if tuple(k.split("/")) not in by_name]
+            if unknown:
+                raise ValueError(f"{level} plan {i}: the checks have no versions {unknown}")
+            newest = minors[-1] == max(all_minors())
+            views.append(PlanView(i, _minor_spans(minors, newest), tuple(by_name[tuple(k.split("/"))] for k in keys)))
+        levels.append(LevelView(level, tuple(views)))
+    text = "{\n" + "".join(
+        f"\t{rego_string(level)}: {rego_literal(index[level], 1, inline_from=0)},\n" for level in LEVELS
+    ) + "}"  # fmt: skip
+    return LevelsView(plan=text, levels=tuple(levels))
+
+
+def _minor_spans(minors: list[int], newest: bool) -> str:
+    """Consecutive runs of minor versions, e.g. "v1.19 to v1.26", "v1.37 and later"."""
+    runs: list[list[int]] = []
+    for m in minors:
+        if runs and runs[-1][-1] == m - 1:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    spans = [_span(run[0], run[-1]) for run in runs]
+    if newest:
+        spans[-1] = _span(runs[-1][0], None)
+    return ", ".join(spans)
+
+
+def check_views(checks: tuple[Check, ...]) -> tuple[CheckView, ...]:
+    """Every check's view, in the order the Rego calls them."""
+    return tuple(check_view(c) for c in sorted(checks, key=lambda c: (c.level != "baseline", c.id)))
+
+
+# --- environment and rendering -------------------------------------------------------------------
+
+
+def rego_modules(checks: tuple[Check, ...] = CHECKS) -> dict[str, str]:
+    """Every Rego module, keyed by its path under ``out/rego``.
+
+    ``checks`` defaults to the registry; tests pass altered copies to prove
+    that what the modules hold comes from the data. The per-level order always
+    comes from ``generator.policy.registry.active_checks``.
+    """
+    env = environment()
+    lib = lib_view()
+    levels = levels_view(checks)
+    modules = {
+        "lib/pss.rego": render_template(env, "rego/lib.rego.j2", lib=lib),
+        "lib/pss/levels.rego": render_template(env, "rego/levels.rego.j2", levels=levels),
+        "pss.rego": render_template(env, "rego/pss.rego.j2"),
+        "main.rego": render_template(env, "rego/main.rego.j2"),
+    }
+    for check in check_views(checks):
+        modules[check.path] = render_template(env, check.template, check=check)
+    return dict(sorted(modules.items()))

@@ -1,0 +1,549 @@
+"""Scanning inputs: documents in, one Outcome per object (or a ReadError) out, in input order.
+
+Streams: documents are read lazily and evaluated in batches, and an Outcome
+keeps only what reports need (never the object), so memory stays bounded on
+whole-cluster exports.
+
+With ``Policies`` (``pssgen check --namespace-labels``), each object is judged
+as Pod Security Admission would judge it in its namespace: the enforce, audit
+and warn level/version come from its Namespace's ``pod-security.kubernetes.io``
+labels (``generator.namespaces``), or from the defaults when its namespace was
+not read. Every evaluation, whatever its mode, is a request to the engine's
+``evaluate_many``; an object asks once per distinct level/version among its
+three modes (PSA caches results per LevelVersion the same way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import re
+from collections import deque
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from multiprocessing.pool import AsyncResult
+from typing import IO, Any
+
+from generator.engines import EngineBase, Request, open_engine
+from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
+from generator.manifests.shape import conform
+from generator.policy.model import Result
+from generator.policy.namespaces import LevelVersion, NamespacePolicy, namespace_labels, policy_from_labels
+from generator.policy.pod import EVALUATED_KINDS
+from generator.policy.versions import Version
+
+# The resource PSA's messages name for each evaluated kind (apierrors.NewForbidden's qualified resource).
+RESOURCES: dict[str, str] = {
+    "Pod": "pods",
+    "ReplicationController": "replicationcontrollers",
+    "PodTemplate": "podtemplates",
+    "ReplicaSet": "replicasets.apps",
+    "Deployment": "deployments.apps",
+    "StatefulSet": "statefulsets.apps",
+    "DaemonSet": "daemonsets.apps",
+    "Job": "jobs.batch",
+    "CronJob": "cronjobs.batch",
+}
+
+BATCH = 500  # objects per engine call: large enough to amortise a request, small enough to stream
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------- namespace policies
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPolicy:
+    """The policy an object is judged by, and where it came from: its Namespace's labels, or the defaults."""
+
+    source: str  # "namespace" | "default"
+    policy: NamespacePolicy
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "source": self.source,
+            "enforce": str(self.policy.enforce),
+            "audit": str(self.policy.audit),
+            "warn": str(self.policy.warn),
+        }
+        if self.policy.errors:  # PSA records them on each request as the `error` audit annotation
+            entry["errors"] = list(self.policy.errors)
+        return entry
+
+
+class Policies:
+    """Namespace policies read from Namespace objects, and the defaults for every other namespace.
+
+    The defaults enforce pssgen's ``--level``/``--version`` and audit and warn
+    at privileged:latest, as PSA's v1 configuration defaults do. A Namespace
+    read twice keeps the last reading, as applying the files in order would.
+    """
+
+    def __init__(self, defaults: NamespacePolicy) -> None:
+        self.defaults = defaults
+        self.namespaces: dict[str, AppliedPolicy] = {}
+        self._default = AppliedPolicy("default", defaults)
+
+    def add(self, doc: Document) -> ReadError | None:
+        """Record a Namespace's policy; returns its label error, PSA-style, if its labels are invalid."""
+        found = namespace_labels(doc.obj)
+        if found is None:
+            return None
+        name, labels = found
+        policy = policy_from_labels(labels, self.defaults)
+        self.namespaces[name] = AppliedPolicy("namespace", policy)
+        return label_error(doc, name, policy)
+
+    def read(self, entries: Iterable[Document | ReadError]) -> list[ReadError]:
+        """Add every Namespace among ``entries``; returns what could not be read and the label errors, in order."""
+        errors: list[ReadError] = []
+        for entry in entries:
+            problem = entry if isinstance(entry, ReadError) else self.add(entry)
+            if problem is not None:
+                errors.append(problem)
+        return errors
+
+    def lookup(self, namespace: str | None) -> AppliedPolicy:
+        if namespace is None:
+            return self._default
+        return self.namespaces.get(namespace, self._default)
+
+
+def label_error(doc: Document, name: str, policy: NamespacePolicy) -> ReadError | None:
+    """One line for a Namespace whose labels PSA cannot parse (the API server refuses to create it).
+
+    Its objects are still judged, by the policy PSA falls back to, which the line names.
+    """
+    if not policy.errors:
+        return None
+    fallback = f"enforce={policy.enforce}, audit={policy.audit}, warn={policy.warn}"
+    message = (f"Namespace {json.dumps(name, ensure_ascii=False)}: {'; '.join(policy.errors)} "
+               f"(its objects are judged as PSA would: {fallback})")  # fmt: skip
+    return ReadError(doc.source, doc.document, message, doc.item)
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+def _mode_json(result: Result, message: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "level": result.level,
+        "version": result.version,
+        "allowed": result.allowed,
+        "violations": [v.as_dict() for v in result.violations],
+    }
+    if message is not None and not result.allowed:
+        entry["message"] = message
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The verdict for one object and where it came from; ``result`` is None when the kind is skipped.
+
+    ``result`` is the enforce verdict. With namespace policies, ``policy`` says
+    which applied, ``audit`` is the audit verdict and ``warn`` the warn verdict
+    (None for a Pod enforce denies: PSA adds no warning to a rejected request).
+    """
+
+    source: str
+    document: int
+    item: int | None
+    line: int | None
+    kind: str | None
+    namespace: str | None
+    name: str | None
+    result: Result | None
+    policy: AppliedPolicy | None = None
+    audit: Result | None = None
+    warn: Result | None = None
+
+    @classmethod
+    def of(
+        cls, doc: Document, result: Result | None, policy: AppliedPolicy | None = None,
+        audit: Result | None = None, warn: Result | None = None,
+    ) -> Outcome:  # fmt: skip
+        meta = doc.obj.get("metadata")
+        meta = meta if isinstance(meta, Mapping) else {}
+        return cls(
+            doc.source, doc.document, doc.item, doc.line, _str_or_none(doc.obj.get("kind")),
+            _str_or_none(meta.get("namespace")), _str_or_none(meta.get("name")), result, policy, audit, warn,
+        )  # fmt: skip
+
+    @property
+    def skipped(self) -> bool:
+        return self.result is None
+
+    @property
+    def denied(self) -> bool:
+        return self.result is not None and not self.result.allowed
+
+    @property
+    def warned(self) -> bool:
+        return self.warn is not None and not self.warn.allowed
+
+    @property
+    def audited(self) -> bool:
+        """Whether PSA would record ``audit-violations`` for it."""
+        return self.audit is not None and not self.audit.allowed
+
+    @property
+    def where(self) -> str:
+        item = "" if self.item is None else f" item {self.item}"
+        return f"{self.source}: document {self.document}{item}"
+
+    @property
+    def subject(self) -> str:
+        """How PSA names the object: ``pods "web"``, ``deployments.apps "api"``."""
+        kind = self.kind or "object"
+        resource = RESOURCES.get(kind, kind.lower())
+        return f'{resource} "{self.name}"' if self.name else resource
+
+    @property
+    def message(self) -> str:
+        """PSA's words: the enforce denial for a Pod, the warning for a workload (PSA never enforces those)."""
+        if self.result is None:
+            return "skipped: not a Pod or a pod-template workload"
+        if self.result.allowed:
+            return "allowed"
+        if self.kind == "Pod":
+            return f"{self.subject} is forbidden: {self.result.message}"
+        return f"{self.subject}: {self.result.warning}"
+
+    @property
+    def warning(self) -> str | None:
+        """PSA's warning for the request, ``would violate PodSecurity "L:V": ...``, when warn would add one."""
+        if self.warn is None or self.warn.allowed:
+            return None
+        return f"{self.subject}: {self.warn.warning}"
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "source": self.source,
+            "document": self.document,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+        if self.item is not None:
+            entry["item"] = self.item
+        if self.result is None:
+            entry.update(allowed=True, skipped=True, violations=[])
+        else:
+            entry.update(
+                allowed=self.result.allowed,
+                level=self.result.level,  # per object: namespace labels may choose another than the default
+                version=self.result.version,
+                violations=[v.as_dict() for v in self.result.violations],
+            )
+            if self.policy is not None:
+                entry["policy"] = self.policy.as_json()
+                entry["enforce"] = _mode_json(self.result, self.message)
+                entry["audit"] = None if self.audit is None else _mode_json(self.audit, self.audit.warning)
+                entry["warn"] = None if self.warn is None else _mode_json(self.warn, self.warn.warning)
+        return entry
+
+
+# ---------------------------------------------------------------- scanning
+
+
+def is_evaluated(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") in EVALUATED_KINDS
+
+
+def shape_error(doc: Document, problems: list[str]) -> ReadError:
+    """A Pod or workload whose field types the API would reject: reported, never evaluated."""
+    meta = doc.obj.get("metadata")
+    name = _str_or_none(meta.get("name")) if isinstance(meta, Mapping) else None
+    subject = f"{doc.obj['kind']} {json.dumps(name, ensure_ascii=False)}" if name else doc.obj["kind"]
+    return ReadError(doc.source, doc.document, f"{subject}: {'; '.join(problems)}", doc.item)
+
+
+def _modes(policy: NamespacePolicy) -> tuple[list[LevelVersion], tuple[int, int, int]]:
+    """The distinct level/versions to ask for, and which of them enforce, audit and warn use."""
+    distinct: list[LevelVersion] = []
+    where: list[int] = []
+    for lv in (policy.enforce, policy.audit, policy.warn):
+        # Identical LevelVersions share one evaluation; "latest" and "v1.37" differ (PSA prints what was asked).
+        found = next((i for i, seen in enumerate(distinct) if seen == lv), None)
+        if found is None:
+            found = len(distinct)
+            distinct.append(lv)
+        where.append(found)
+    return distinct, (where[0], where[1], where[2])
+
+
+def scan(
+    entries: Iterable[Document | ReadError],
+    engine: EngineBase,
+    level: str,
+    version: Version,
+    batch: int = BATCH,
+    policies: Policies | None = None,
+    label_errors: bool = False,
+) -> Iterator[Outcome | ReadError]:
+    """Evaluate every Pod and workload; everything else passes through in order.
+
+    Without ``policies``, at ``level``/``version``. With them, at the enforce,
+    audit and warn level/version of each object's namespace; ``label_errors``
+    also reports, where each Namespace is met, labels PSA could not parse
+    (when the Namespaces were read from the same entries).
+
+    Every engine is sent only objects of the shape the API would accept, as its
+    decoder would leave them (``generator.manifests.shape.conform``).
+    """
+    pending: list[Document | ReadError] = []
+    requests: list[Request] = []  # for pending's evaluated documents, in order
+    plans: list[tuple[AppliedPolicy | None, int, tuple[int, int, int]]] = []  # (policy, first request, modes)
+    evaluated = 0
+
+    def flush() -> Iterator[Outcome | ReadError]:
+        results = engine.evaluate_many(requests) if requests else []
+        plan = iter(plans)
+        for entry in pending:
+            if isinstance(entry, ReadError):
+                yield entry
+            elif not is_evaluated(entry.obj):
+                yield Outcome.of(entry, None)
+            else:
+                applied, first, (enforce, audit, warn) = next(plan)
+                result = results[first + enforce]
+                if applied is None:
+                    yield Outcome.of(entry, result)
+                    continue
+                warned = results[first + warn]
+                if entry.obj.get("kind") == "Pod" and not result.allowed:
+                    warned = None  # PSA adds no warnings to a request it rejects
+                yield Outcome.of(entry, result, applied, results[first + audit], warned)
+        pending.clear()
+        requests.clear()
+        plans.clear()
+
+    for entry in entries:
+        if isinstance(entry, Document) and is_evaluated(entry.obj):
+            obj, problems = conform(entry.obj)
+            if problems:
+                pending.append(shape_error(entry, problems))
+                continue
+            if policies is None:
+                plans.append((None, len(requests), (0, 0, 0)))
+                requests.append((obj, level, version))
+            else:
+                meta = entry.obj.get("metadata")
+                namespace = _str_or_none(meta.get("namespace")) if isinstance(meta, Mapping) else None
+                applied = policies.lookup(namespace)
+                distinct, modes = _modes(applied.policy)
+                plans.append((applied, len(requests), modes))
+                requests.extend((obj, lv.level, lv.version) for lv in distinct)
+            pending.append(entry)
+            evaluated += 1
+            if evaluated == batch:
+                evaluated = 0
+                yield from flush()
+            continue
+        pending.append(entry)
+        if label_errors and policies is not None and isinstance(entry, Document):
+            found = namespace_labels(entry.obj)
+            if found is not None:
+                problem = label_error(entry, found[0], policy_from_labels(found[1], policies.defaults))
+                if problem is not None:
+                    pending.append(problem)
+    yield from flush()
+
+
+# ---------------------------------------------------------------- in parallel (--jobs)
+
+IN_FLIGHT = 2  # pieces queued per worker: enough to keep workers busy, few enough to bound memory
+
+
+@dataclass
+class _Reading:
+    """What a process reading pieces needs: an engine (None: only read), the scan's settings, the kinds wanted."""
+
+    engine: EngineBase | None
+    level: str
+    version: Version
+    policies: Policies | None
+    label_errors: bool
+    kinds: frozenset[str] | None
+    skim: bool
+
+    def read(self, piece: Piece) -> tuple[list[Any], int, bool]:
+        """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
+        if self.skim and piece.kind != "rest" and not might_hold(piece.data, self.kinds):
+            return [], 0, True
+        entries, documents, stands = read_piece(piece, self.kinds)
+        if not stands:
+            return [], documents, False
+        if self.engine is not None:
+            found = scan(entries, self.engine, self.level, self.version, policies=self.policies,
+                         label_errors=self.label_errors)  # fmt: skip
+            entries = list(found)
+        return entries, documents, True
+
+
+_worker: _Reading | None = None  # in a worker process
+
+
+def _start_worker(engine: str | None, *settings: Any) -> None:
+    global _worker
+    _worker = _Reading(None if engine is None else open_engine(engine), *settings)
+
+
+def _read_in_worker(piece: Piece) -> tuple[list[Any], int, bool]:
+    assert _worker is not None
+    return _worker.read(piece)
+
+
+class _Now:
+    """A result computed on the spot, for reading pieces in this process (one job)."""
+
+    def __init__(self, value: tuple[list[Any], int, bool]) -> None:
+        self.value = value
+
+    def get(self) -> tuple[list[Any], int, bool]:
+        return self.value
+
+
+# What could spell a kind without writing it out: a hex escape or an escaped line break (double-quoted scalars), a
+# tag (`!!binary`), an alias (to an anchor elsewhere; libyaml's anchor names are alphanumeric, `_` or `-`). Quoted
+# text such as '*/15 * * * *' does not look like them. (Searched for by hand: a regular expression that does not
+# start with a literal scans every position, a hundred times slower on a whole export.)
+_ESCAPE = re.compile(rb"\\[xuU\r\n]")
+_BEFORE_TOKEN = frozenset(b" \t\r\n[{,:")
+
+
+def _token(data: bytes, mark: bytes, follows: bytes) -> bool:
+    """Whether ``mark`` starts a YAML token somewhere in ``data``: after a blank or flow indicator, before a name."""
+    at = data.find(mark)
+    while at >= 0:
+        after = data[at + 1 : at + 2]
+        if (at == 0 or data[at - 1] in _BEFORE_TOKEN) and after and (after.isalnum() or after in follows):
+            return True
+        at = data.find(mark, at + 1)
+    return False
+
+
+def might_hold(data: bytes, kinds: Collection[str] | None) -> bool:
+    """Whether YAML text can hold an object of one of ``kinds``: its name written out, or written otherwise.
+
+    Text that cannot is not worth parsing for them.
+    """
+    if kinds is None or any(kind.encode() in data for kind in kinds):
+        return True
+    return _ESCAPE.search(data) is not None or _token(data, b"*", b"_-") or _token(data, b"!", b"_-!<")
+
+
+def _numbered(entry: Any, base: int) -> Any:
+    return entry if entry.document is None or base == 0 else replace(entry, document=entry.document + base)
+
+
+class _Returned:
+    """Keeps what a generator returns when something else iterates it."""
+
+    def __init__(self, gen: Generator[Any, None, int], keep: Callable[[Any], bool] | None = None) -> None:
+        self.gen, self.keep, self.value = gen, keep, 0
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                entry = next(self.gen)
+            except StopIteration as stop:
+                self.value = stop.value
+                return
+            if self.keep is None or self.keep(entry):
+                yield entry
+
+
+def scan_parallel(
+    paths: list[str], jobs: int, engine: str | None, level: str, version: Version, *,
+    policies: Policies | None = None, label_errors: bool = False, kinds: Collection[str] | None = None,
+    stdin: IO[bytes] | None = None, skim: bool = False,
+) -> Iterator[Any]:  # fmt: skip
+    """``scan(read_paths(paths))`` by ``jobs`` worker processes: the same entries, in the same order.
+
+    The input is cut into pieces (``generator.manifests.reader.Pieces``: whole
+    documents, or runs of a big List's items) that workers read and evaluate;
+    results are merged in input order and renumbered. A List whose pieces do
+    not read as the whole would (anchors across items, a quoted scalar over an
+    item's first line, a broken tail) is read again whole, here. Stdin and
+    pipes are read here too. With ``engine`` None, entries are only read
+    (Documents of ``kinds``), for the Namespace pass; ``skim`` then skips,
+    unread, pieces whose text cannot hold one of ``kinds`` (their errors, and
+    the numbering of documents after them, are not to be relied on). With one
+    job, pieces are read in this process.
+    """
+    frozen_kinds = None if kinds is None else frozenset(kinds)
+    pieces = Pieces(paths, stdin)
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    here = None if engine is None else open_engine(engine)
+    queue: deque[tuple[Piece, AsyncResult[tuple[list[Any], int, bool]] | _Now]] = deque()
+    index = 0
+    abandoned: set[int] = set()
+    held: dict[int, tuple[Piece, list[Any]]] = {}  # per List, its last run of items, until its "rest" is read
+
+    def here_read(entries: Iterable[Any]) -> Iterator[Any]:
+        if here is None:
+            return iter(entries)
+        return scan(entries, here, level, version, policies=policies, label_errors=label_errors)
+
+    def settle(piece: Piece, pending: AsyncResult[tuple[list[Any], int, bool]] | _Now) -> Iterator[Any]:
+        """One piece's entries, in order. A List's last run of items waits for its "rest": the line that ends
+        the items can be what breaks the last of them."""
+        nonlocal index
+        entries, documents, stands = pending.get()
+        if piece.starts_source:
+            index = 0
+        if piece.list_id in abandoned:
+            return
+        before = held.pop(piece.list_id, None)
+        if before is not None and (stands or piece.kind == "items"):
+            yield from (_numbered(entry, index) for entry in before[1])
+            before = None
+        if not stands:  # read the List whole, here, past the items already given
+            abandoned.add(piece.list_id)
+            pieces.abandon(piece.list_id)
+            first = (before or (piece, []))[0].first_item
+            at = index
+            whole = _Returned(pieces.reread(piece.list_id, at, frozen_kinds),
+                              lambda e: not (e.document == at and e.item is not None and e.item < first))  # fmt: skip
+            yield from here_read(whole)
+            index = whole.value
+            return
+        if piece.kind == "items":
+            held[piece.list_id] = (piece, entries)
+            return
+        yield from (_numbered(entry, index) for entry in entries)
+        index += documents
+
+    settings = (level, version, policies, label_errors, frozen_kinds, skim)
+    reading = _Reading(here, *settings)
+    try:
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(context.Pool(jobs, _start_worker, (engine, *settings))) if jobs > 1 else None
+            for found in pieces:
+                if isinstance(found, Piece):
+                    done = _Now(reading.read(found)) if pool is None else pool.apply_async(_read_in_worker, (found,))
+                    queue.append((found, done))
+                    while len(queue) > IN_FLIGHT * jobs:
+                        yield from settle(*queue.popleft())
+                    continue
+                while queue:
+                    yield from settle(*queue.popleft())
+                if isinstance(found, ReadError):
+                    yield found
+                    continue
+                if found.starts_source:
+                    index = 0
+                local = _Returned(found.entries(index, frozen_kinds))
+                yield from here_read(local)
+                index = local.value
+            while queue:
+                yield from settle(*queue.popleft())
+    finally:
+        if here is not None:
+            here.close()

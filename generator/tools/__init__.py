@@ -1,0 +1,138 @@
+"""The pinned external tools (OPA, gator, the upstream PSA module) and where to find or build them.
+
+Pins live here only; the Makefile and the tests ask this module. A user's own
+``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
+otherwise ``go install`` builds it into the project-local tools folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import PssgenError
+
+OPA_VERSION = "v1.22.3"
+GATEKEEPER_VERSION = "v3.23.1"
+REGAL_VERSION = "v0.35.1"  # also pinned in conformance/tools/regal/go.mod, which it is built from
+PSA_MODULE = "k8s.io/pod-security-admission"
+PSA_VERSION = "v0.37.2"
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, when pssgen runs from one
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "conformance").is_dir()
+
+
+def _tools_dir() -> Path:
+    """``$PSSGEN_TOOLS_DIR``; in a checkout its ``.tools/bin``; installed, the user's cache (never site-packages)."""
+    if os.environ.get("PSSGEN_TOOLS_DIR"):
+        return Path(os.environ["PSSGEN_TOOLS_DIR"])
+    if IN_CHECKOUT:
+        return ROOT / ".tools" / "bin"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "pssgen" / "bin"
+
+
+TOOLS_DIR = _tools_dir()
+
+
+class ToolError(PssgenError, RuntimeError):
+    """A pinned tool is missing and cannot be built, or misbehaves."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    package: str  # what `go install` builds
+    version: str
+    env_var: str
+    version_args: tuple[str, ...]
+    module_dir: Path | None = None  # build from this module's go.mod pin instead of `pkg@version`
+
+    @property
+    def local_path(self) -> Path:
+        return TOOLS_DIR / f"{self.name}-{self.version}" / self.name
+
+
+OPA = Tool("opa", "github.com/open-policy-agent/opa", OPA_VERSION, "OPA_BIN", ("version",))
+# `gator --version` prints "devel" for go-installed builds; `gator version` prints the GitVersion.
+GATOR = Tool(
+    "gator", "github.com/open-policy-agent/gatekeeper/v3/cmd/gator", GATEKEEPER_VERSION, "GATOR_BIN", ("version",)
+)
+
+
+REGAL = Tool(
+    "regal",
+    "github.com/styrainc/regal",
+    REGAL_VERSION,
+    "REGAL_BIN",
+    ("version",),
+    module_dir=ROOT / "conformance" / "tools" / "regal",  # a checkout only: Regal lints the committed out/rego
+)
+
+
+def _reports_version(binary: str, tool: Tool) -> bool:
+    try:
+        out = subprocess.run(
+            [binary, *tool.version_args], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except OSError:
+        return False
+    return tool.version.lstrip("v") in out
+
+
+def find(tool: Tool) -> Path | None:
+    """``$<TOOL>_BIN`` (trusted as given), the project-local build, or a pinned one on PATH."""
+    explicit = os.environ.get(tool.env_var)
+    if explicit:
+        return Path(explicit)
+    if tool.local_path.exists():
+        return tool.local_path
+    on_path = shutil.which(tool.name)
+    if on_path and _reports_version(on_path, tool):
+        return Path(on_path)
+    return None
+
+
+def require(tool: Tool) -> Path:
+    found = find(tool)
+    if found is None:
+        raise ToolError(
+            f"{tool.name} {tool.version} not found: run `make tools`, or set {tool.env_var} to an existing binary"
+        )
+    return found
+
+
+def install(tool: Tool) -> Path:
+    """Build the pinned tool with ``go install`` unless one is already usable."""
+    found = find(tool)
+    if found is not None:
+        print(f"{tool.name}: using {found}", file=sys.stderr)
+        return found
+    target = tool.local_path.parent
+    target.mkdir(parents=True, exist_ok=True)
+    print(f"{tool.name}: building {tool.package}@{tool.version} with go install into {target}", file=sys.stderr)
+    env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-buildvcs=false"}
+    spec = tool.package if tool.module_dir else f"{tool.package}@{tool.version}"
+    proc = subprocess.run(["go", "install", spec], env=env, cwd=tool.module_dir, check=False)
+    if proc.returncode != 0 or not tool.local_path.exists():
+        raise ToolError(f"{tool.name}: go install {tool.package}@{tool.version} failed")
+    return tool.local_path
+
+
+def psa_module_dir() -> Path:
+    """The pinned upstream PSA module's source in the Go module cache (downloaded on first use)."""
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{PSA_MODULE}@{PSA_VERSION}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise ToolError(f"go mod download {PSA_MODULE}@{PSA_VERSION} failed: {proc.stderr.strip()}")
+    info = json.loads(proc.stdout)
+    if info.get("Error"):
+        raise ToolError(f"go mod download {PSA_MODULE}@{PSA_VERSION}: {info['Error']}")
+    return Path(info["Dir"])
