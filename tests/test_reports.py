@@ -433,8 +433,6 @@ def test_sarif_without_errors_or_violations(sarif_validator: Any):
     assert len(run["tool"]["driver"]["rules"]) == len(CHECKS)  # the catalogue, whatever fired
 
 
-def test_reports_are_deterministic(found: Scan):
-    assert junit_report(*found, "restricted", "latest") == junit_report(*found, "restricted", "latest")
-    first = sarif_report(*found, "restricted", "latest")
-    assert first == sarif_report(*found, "restricted", "latest")
-    assert first == json.dumps(json.loads(first), indent=2) + "\n"
+def test_sarif_is_printed_as_canonical_json(found: Scan):
+    text = sarif_report(*found, "restricted", "latest")
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
