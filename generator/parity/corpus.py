@@ -9,6 +9,7 @@ the substring PSA's integration test expects in the denial message.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -160,6 +161,11 @@ def upstream_corpus_dir() -> Path:
     return psa_module_dir() / "test" / "testdata"
 
 
-def upstream_corpus() -> list[Fixture]:
-    """The upstream PSA fixtures, strictly: every fail fixture must have a known expected substring."""
-    return load_corpus(upstream_corpus_dir(), strict=True)
+@functools.cache
+def upstream_corpus() -> tuple[Fixture, ...]:
+    """The upstream PSA fixtures, strictly: every fail fixture must have a known expected substring.
+
+    Read once per process (the pinned module does not change under it): a test
+    session and ``pssgen conformance`` ask for it from several places.
+    """
+    return tuple(load_corpus(upstream_corpus_dir(), strict=True))
