@@ -76,7 +76,7 @@ def _json_indented(value: Any, level: int) -> str:
     """
     cls = value.__class__
     if cls is str:
-        return _json_string(value)  # type: ignore[no-any-return]
+        return str(_json_string(value))
     if value is None or cls is bool:
         return "null" if value is None else "true" if value else "false"
     if cls is int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
@@ -29,10 +30,14 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class EngineBase:
-    """Context-manager plumbing shared by every engine."""
+class EngineBase(ABC):
+    """What every engine offers: judge a batch of requests, in order; release what it holds on close."""
 
     name = "base"
+
+    @abstractmethod
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Result]:
+        """One Result per request, in request order."""
 
     def __enter__(self) -> EngineBase:
         return self

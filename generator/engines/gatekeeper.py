@@ -213,7 +213,8 @@ class GatekeeperEngine(EngineBase):
             levels = sorted({level for (level, _), _ in groups})
             for level in levels:
                 (run / f"template-{level}.yaml").write_text(self._bundle[template_path(level)], encoding="utf-8")
-            constraints, objects = [], []
+            constraints: list[dict[str, Any]] = []
+            objects: list[dict[str, Any]] = []
             for number, ((level, version), members) in enumerate(groups):
                 group = f"g{number}"
                 group_of[f"pssgen-{group}"] = (level, version)

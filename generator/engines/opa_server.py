@@ -449,9 +449,10 @@ class OpaServer:
         what = f"query {path!r}"
         with self._guard(what):
             try:
-                return self.client.query_rule(
+                answer: dict[str, Any] = self.client.query_rule(
                     input_data, _data_path(path), query_params=dict(params) if params else None
                 )
+                return answer
             except requests.HTTPError as exc:
                 raise OpaError(f"{what}: {_http_error_text(exc)}") from exc
 
@@ -470,7 +471,8 @@ class OpaServer:
     def prometheus_metrics(self) -> str:
         """OPA's ``/metrics`` text (Prometheus format)."""
         with self._guard("reading /metrics"):
-            return self.client.get_metrics()
+            text: str = self.client.get_metrics()
+            return text
 
 
 def _data_path(path: str) -> str:

@@ -95,7 +95,8 @@ def junit_report(outcomes: Sequence[Outcome], errors: Sequence[ReadError], level
     most CI viewers follow has no such attribute there (each suite has it).
     """
     suites: dict[str, list[_Entry]] = {}
-    for n, entry in enumerate([*outcomes, *errors]):
+    judged: list[Outcome | ReadError] = [*outcomes, *errors]
+    for n, entry in enumerate(judged):
         item = entry.item if isinstance(entry, Outcome) and entry.item is not None else -1
         document = -1 if entry.document is None else entry.document
         suites.setdefault(entry.source, []).append((document, item, n, entry))
