@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from generator.policy.model import Result, Violation
-from generator.tools import PSA_VERSION, ROOT, TOOLS_DIR, ToolError
+from generator.tools import PSA_VERSION, TOOLS_DIR, ToolError
 
-ORACLE_SOURCE = ROOT / "conformance" / "oracle"
-ORACLE_BINARY = TOOLS_DIR / f"psa-oracle-{PSA_VERSION}" / "psa-oracle"
+ORACLE_PACKAGE = "generator.parity.oracle_src"  # conformance/oracle, mapped in pyproject.toml
+ORACLE_NAME = "psa-oracle"
 
 
 class OracleError(ToolError):
@@ -55,41 +59,75 @@ class OracleVerdict:
         return self.result.message
 
 
-def _sources(source_dir: Path) -> list[Path]:
-    return [*sorted(source_dir.glob("*.go")), source_dir / "go.mod", source_dir / "go.sum"]
+def oracle_sources(package: str = ORACLE_PACKAGE) -> dict[str, bytes]:
+    """The oracle's Go program (``*.go``, ``go.mod``, ``go.sum``) by file name, from package data.
 
-
-def build_oracle(source_dir: Path = ORACLE_SOURCE, binary: Path = ORACLE_BINARY) -> Path:
-    """Build the oracle unless the binary is newer than every source file; returns the binary.
-
-    The build goes to a temporary name and is renamed into place, so concurrent
-    test sessions never run a half-written binary.
+    Read through ``importlib.resources``, so a wheel, an editable install and a
+    checkout all build the same files.
     """
-    sources = _sources(source_dir)
-    missing = [str(p) for p in sources if not p.exists()]
+    try:
+        root = files(package)
+    except ModuleNotFoundError as exc:
+        raise ToolError(
+            f"psa-oracle sources missing: package {package} is not installed (in a checkout, re-run `pip install -e .`)"
+        ) from exc
+    found = {entry.name: entry.read_bytes() for entry in root.iterdir() if _is_source(entry)}
+    missing = sorted({"go.mod", "go.sum"} - found.keys()) + ([] if any(n.endswith(".go") for n in found) else ["*.go"])
     if missing:
-        raise ToolError(f"psa-oracle sources missing: {', '.join(missing)}")
-    newest = max(p.stat().st_mtime for p in sources)
-    if binary.exists() and binary.stat().st_mtime >= newest:
+        raise ToolError(f"psa-oracle sources missing from package {package}: {', '.join(missing)}")
+    return found
+
+
+def _is_source(entry: Traversable) -> bool:
+    return entry.is_file() and (entry.name.endswith(".go") or entry.name in ("go.mod", "go.sum"))
+
+
+def oracle_binary(sources: Mapping[str, bytes], tools_dir: Path = TOOLS_DIR) -> Path:
+    """Where the binary built from exactly these sources lives: keyed by the PSA pin and a hash of the sources.
+
+    A content key, not mtimes: installed files carry the wheel's timestamps, and
+    an edited checkout or a new release simply builds a new binary beside the old.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(f"{name}\0{len(sources[name])}\0".encode())
+        digest.update(sources[name])
+    return tools_dir / f"{ORACLE_NAME}-{PSA_VERSION}-{digest.hexdigest()[:8]}" / ORACLE_NAME
+
+
+def build_oracle(package: str = ORACLE_PACKAGE, tools_dir: Path = TOOLS_DIR) -> Path:
+    """The oracle binary for the packaged sources, built unless one for the same sources exists.
+
+    The sources are copied to a temporary folder and built there (never beside
+    installed files); the binary goes to a temporary name next to its final
+    place and is renamed into it, so concurrent sessions never run a half-written one.
+    """
+    sources = oracle_sources(package)
+    binary = oracle_binary(sources, tools_dir)
+    if binary.is_file():
         return binary
     binary.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".psa-oracle-", dir=binary.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{ORACLE_NAME}-", dir=binary.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    build_dir = Path(tempfile.mkdtemp(prefix=f"{ORACLE_NAME}-src-"))
     env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
     try:
+        for name, content in sources.items():
+            (build_dir / name).write_bytes(content)
         proc = subprocess.run(
             ["go", "build", "-trimpath", "-o", str(tmp), "."],
-            cwd=source_dir, env=env, capture_output=True, text=True, check=False,
+            cwd=build_dir, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
-            raise ToolError(f"building psa-oracle failed:\n{proc.stderr.strip()}")
+            raise ToolError(f"building {ORACLE_NAME} failed:\n{proc.stderr.strip()}")
         tmp.chmod(0o755)
         tmp.replace(binary)
     except FileNotFoundError as exc:
-        raise ToolError("building psa-oracle needs `go` on PATH") from exc
+        raise ToolError(f"building {ORACLE_NAME} needs `go` on PATH") from exc
     finally:
         tmp.unlink(missing_ok=True)
+        shutil.rmtree(build_dir, ignore_errors=True)
     return binary
 
 
