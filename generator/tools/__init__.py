@@ -2,7 +2,8 @@
 
 Pins live here only; the Makefile and the tests ask this module. A user's own
 ``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
-otherwise ``go install`` builds it into the project-local tools folder.
+otherwise ``go install`` builds it into the tools folder: ``.tools/bin`` in a
+checkout, the user's cache when pssgen is installed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ REGAL_VERSION = "v0.35.1"  # also pinned in conformance/tools/regal/go.mod, whic
 PSA_MODULE = "k8s.io/pod-security-admission"
 PSA_VERSION = "v0.37.2"
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout, when pssgen runs from one
-IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "conformance").is_dir()
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, when pssgen runs from one (installed: site-packages)
+# Installed, ROOT is site-packages, which must never be written to: only a folder laid out like the
+# checkout (pyproject, the template and oracle sources beside generator/) counts as one.
+IN_CHECKOUT = all(
+    p.is_file()
+    for p in (ROOT / "pyproject.toml", ROOT / "templates" / "__init__.py", ROOT / "conformance" / "oracle" / "go.mod")
+)
 
 
 def _tools_dir() -> Path:
@@ -113,12 +119,22 @@ def install(tool: Tool) -> Path:
     if found is not None:
         print(f"{tool.name}: using {found}", file=sys.stderr)
         return found
+    if tool.module_dir is not None and not (tool.module_dir / "go.mod").is_file():
+        raise ToolError(
+            f"{tool.name} {tool.version} is built only in a pssgen checkout ({tool.module_dir} has no go.mod): "
+            f"install {tool.name} {tool.version} yourself and put it on PATH, or set {tool.env_var}"
+        )
     target = tool.local_path.parent
     target.mkdir(parents=True, exist_ok=True)
     print(f"{tool.name}: building {tool.package}@{tool.version} with go install into {target}", file=sys.stderr)
     env = {**os.environ, "GOBIN": str(target), "GOFLAGS": "-buildvcs=false"}
     spec = tool.package if tool.module_dir else f"{tool.package}@{tool.version}"
-    proc = subprocess.run(["go", "install", spec], env=env, cwd=tool.module_dir, check=False)
+    try:
+        proc = subprocess.run(["go", "install", spec], env=env, cwd=tool.module_dir, check=False)
+    except FileNotFoundError as exc:
+        raise ToolError(
+            f"building {tool.name} needs `go` on PATH, or set {tool.env_var} to an existing binary"
+        ) from exc
     if proc.returncode != 0 or not tool.local_path.exists():
         raise ToolError(f"{tool.name}: go install {tool.package}@{tool.version} failed")
     return tool.local_path
@@ -126,10 +142,13 @@ def install(tool: Tool) -> Path:
 
 def psa_module_dir() -> Path:
     """The pinned upstream PSA module's source in the Go module cache (downloaded on first use)."""
-    proc = subprocess.run(
-        ["go", "mod", "download", "-json", f"{PSA_MODULE}@{PSA_VERSION}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    try:
+        proc = subprocess.run(
+            ["go", "mod", "download", "-json", f"{PSA_MODULE}@{PSA_VERSION}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    except FileNotFoundError as exc:
+        raise ToolError(f"downloading {PSA_MODULE}@{PSA_VERSION} needs `go` on PATH") from exc
     if proc.returncode != 0:
         raise ToolError(f"go mod download {PSA_MODULE}@{PSA_VERSION} failed: {proc.stderr.strip()}")
     info = json.loads(proc.stdout)
