@@ -29,6 +29,8 @@ def generate(out_dir: Path | None, check_only: bool) -> None:
     pssgen generate --out policy/
     """
     target = out_dir or default_out_dir()
+    if not check_only:
+        check_replaceable(target)  # before rendering: a refusal should not wait for it
     files = render_all()
     if check_only:
         stale = stale_files(target, files)
@@ -39,6 +41,5 @@ def generate(out_dir: Path | None, check_only: bool) -> None:
             sys.exit(EXIT_DENIED)
         click.echo(f"{target}: {len(files)} files up to date")
         return
-    check_replaceable(target)
     write_tree(target, files)
     click.echo(f"{target}: wrote {len(files)} files")
