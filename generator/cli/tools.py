@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from generator.parity.oracle import build_oracle
-from generator.tools import GATOR, OPA, REGAL, Tool, install, psa_module_dir, require
+from generator.tools import GATOR, IN_CHECKOUT, OPA, REGAL, Tool, install, psa_module_dir, require
 
 TOOLS: dict[str, Tool] = {"opa": OPA, "gator": GATOR, "regal": REGAL}
 
@@ -24,8 +24,12 @@ def tools() -> None:
 @tools.command("install")
 @click.argument("names", nargs=-1, type=click.Choice([*TOOLS, "oracle"]))
 def install_command(names: tuple[str, ...]) -> None:
-    """Build each named tool (default: all) unless a usable one is already there."""
-    for name in names or (*TOOLS, "oracle"):
+    """Build each named tool unless a usable one is already there.
+
+    Default: all of them; an installed pssgen leaves Regal out (it lints the committed out/rego of a checkout).
+    """
+    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "oracle")
+    for name in names or everything:
         if name == "oracle":
             click.echo(f"psa-oracle: {build_oracle()}", err=True)
         else:
