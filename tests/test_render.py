@@ -14,11 +14,13 @@ import pytest
 
 from generator.policy.evaluate import evaluate
 from generator.policy.model import Check
+from generator.policy.pod import pod_view
 from generator.policy.registry import CHECKS, active_checks
+from generator.policy.relaxations import RELAXATIONS, WINDOWS, Relaxation
 from generator.policy.versions import LEVELS, NEWEST_MINOR
 from generator.render import render_all
 from generator.render.literals import HEADER, rego_literal
-from generator.render.rego import SHARED_IMPLEMENTATIONS, rego_modules
+from generator.render.rego import rego_modules
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +79,19 @@ def _plan_bodies(levels_rego: str) -> dict[tuple[str, int], str]:
     return {(m.group(1), int(m.group(2))): m.group(3) for m in found}
 
 
-# One check's call in a plan: its ID, the implementation called, and the allowed values it is fed.
-CALL = re.compile(r'\[\{"check": "(\w+)".*? \| (?:[^|\n]*; )?f := ([\w.]+)\(pod, (.*)\)\],$', re.M)
+# One check's call in a plan: its ID, its guards, the implementation called, and the allowed values it is fed.
+CALL = re.compile(r'\[\{"check": "(\w+)".*? \| ((?:[^|;\n]*; )*)f := ([\w.]+)\(pod, (.*)\)\],$', re.M)
 
 
-def test_each_plan_runs_psa_checks_in_order_with_their_allowed_values(modules):
+def _function(check: Check, rego: str) -> str:
+    """Where a version's ``rego`` data points: its own check's package, or the one it names."""
+    return f"pss.checks.{rego}" if "." in rego else f"pss.checks.{check.id}.{rego}"
+
+
+def test_each_plan_runs_psa_checks_in_order_with_their_data(modules):
     # For every level and minor version, the plan the Rego picks calls exactly the versions PSA runs,
-    # in PSA's order, each fed its own allowed values.
+    # in PSA's order, each the Rego function its data names, fed its own allowed values, under the
+    # guards of its own relaxations.
     text = modules["lib/pss/levels.rego"]
     plan = re.search(r"^plan := (\{.*?^\})", text, re.M | re.S)
     assert plan
@@ -94,11 +102,20 @@ def test_each_plan_runs_psa_checks_in_order_with_their_allowed_values(modules):
         for minor, index in enumerate(indices[level]):
             calls = CALL.findall(bodies[(level, index)])
             expected = active_checks(level, minor)
-            assert [c for c, _, _ in calls] == [c.id for c, _ in expected], (level, minor)
-            for (_, function, allowed), (check, version) in zip(calls, expected, strict=True):
-                implementation = SHARED_IMPLEMENTATIONS.get(check.id, version.evaluate.__name__)
-                assert function.rsplit(".", 1)[-1] == implementation, (level, minor, check.id)
+            assert [c for c, _, _, _ in calls] == [c.id for c, _ in expected], (level, minor)
+            for (_, guards, function, allowed), (check, version) in zip(calls, expected, strict=True):
+                assert function == _function(check, version.rego), (level, minor, check.id)
                 assert allowed == rego_literal(dict(version.allowed), inline_from=0), (level, minor, check.id)
+                assert guards == "".join(f"{r.rego_guard}; " for r in version.relaxations), (level, minor, check.id)
+
+
+def test_python_and_rego_implementations_share_their_names():
+    # A version's Rego function is named (and placed) after the Python function it evaluates with,
+    # so a reader finds either from the other; procMount_restricted runs procMount's in both.
+    for check in CHECKS:
+        for version in check.versions:
+            owner = version.evaluate.__module__.rsplit(".", 1)[-1]
+            assert _function(check, version.rego) == f"pss.checks.{owner}.{version.evaluate.__name__}", version.name
 
 
 def _with_sentinels(check: Check) -> Check:
@@ -120,6 +137,23 @@ def test_allowed_values_come_from_the_data():
         for version in check.versions:
             for key in version.allowed:
                 assert f'"sentinel-{check.id}-{version.name}-{key}"' in text, (check.id, version.name, key)
+
+
+def test_relaxation_guards_come_from_the_table():
+    # The guard a relaxed version runs under, and the comment naming it, are the relaxation's Rego test.
+    odd = Relaxation("x", WINDOWS.applies, 'pod.spec.os.name == "sentinel"', "f", "c", "label", "pods")
+    altered = tuple(
+        dataclasses.replace(
+            c, versions=tuple(dataclasses.replace(v, relaxations=(odd,) if v.relaxations else ()) for v in c.versions)
+        )
+        for c in CHECKS
+    )
+    modules = rego_modules(altered)
+    levels = modules["lib/pss/levels.rego"]
+    assert 'not pod.spec.os.name == "sentinel"; f := ' in levels
+    assert '"windows"' not in levels and "hostUsers" not in levels
+    for check_id in {c.id for c in CHECKS for v in c.versions if v.relaxations}:
+        assert 'unless pod.spec.os.name == "sentinel".' in modules[f"lib/pss/checks/{check_id}.rego"], check_id
 
 
 def _code_only(source: str) -> str:
@@ -149,6 +183,34 @@ def test_opa_fmt_has_nothing_to_change(opa_bin, rendered_tree):
     proc = subprocess.run([opa_bin, "fmt", "--list", rendered_tree], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", f"opa fmt would rewrite:\n{proc.stdout}"
+
+
+RELAXATION_PODS = [
+    {"os": {"name": "windows"}},
+    {"os": {"name": "Windows"}},
+    {"os": {"name": "linux"}},
+    {"os": None},
+    {"hostUsers": False},
+    {"hostUsers": True},
+    {"hostUsers": None},
+    {},
+]
+
+
+def test_library_relaxation_tests_agree_with_python(opa_bin, rendered_tree, tmp_path):
+    # The library's named form of each relaxation decides as the Python predicate of the same table row.
+    pods = [{"kind": "Pod", "metadata": {"name": "p"}, "spec": spec} for spec in RELAXATION_PODS]
+    (tmp_path / "input.json").write_text(json.dumps({"pods": pods}))
+    # A set comprehension is empty where the test is undefined, so each pod gets a boolean.
+    tests = {r.key: f"count({{1 | data.lib.pss.{r.rego_function}(data.lib.pss.pod(o))}}) == 1" for r in RELAXATIONS}
+    query = "{" + ", ".join(f'"{key}": [b | some o in input.pods; b := {test}]' for key, test in tests.items()) + "}"
+    proc = subprocess.run(
+        [opa_bin, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", query],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    got = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    views = [pod_view(p) for p in pods]
+    assert got == {r.key: [r.applies(v) for v in views] for r in RELAXATIONS}
 
 
 def _pod(**security_context):

@@ -8,6 +8,7 @@ from typing import Any
 
 from generator.policy.model import Check
 from generator.policy.registry import CHECKS, active_checks
+from generator.policy.relaxations import RELAXATIONS
 from generator.policy.versions import NEWEST_MINOR, Version, all_minors
 
 
@@ -23,11 +24,10 @@ def catalogue(level: str, version: Version) -> list[dict[str, Any]]:
                 "since": f"v1.{check.first_minor}",
                 "implementation": impl.name,
                 "implementation_since": f"v1.{impl.minimum_minor}",
-                "overrides": list(check.overrides),
+                "overrides": list(impl.overrides),
                 "fields": list(check.fields),
                 "allowed": {k: list(v) for k, v in impl.allowed.items()},
-                "exempt_windows": impl.exempt_windows,
-                "relax_user_namespaces": impl.relax_user_namespaces,
+                **{r.key: r in impl.relaxations for r in RELAXATIONS},
             }
         )
     return entries
@@ -42,11 +42,7 @@ def catalogue_table(level: str, version: Version, entries: list[dict[str, Any]])
         return f"{header}: no checks (the privileged level allows everything)"
     rows = [("CONTROL", "CHECK", "LEVEL", "SINCE", "IMPLEMENTATION", "NOTES")]
     for e in entries:
-        notes = []
-        if e["exempt_windows"]:
-            notes.append("Windows pods exempt")
-        if e["relax_user_namespaces"]:
-            notes.append("hostUsers=false exempt")
+        notes = [r.label for r in RELAXATIONS if e[r.key]]
         for name, values in e["allowed"].items():
             shown = ", ".join(json.dumps(v) for v in values) if len(values) <= 3 else f"{len(values)} values"
             notes.append(f"{name}: {shown}")
@@ -61,10 +57,6 @@ def catalogue_table(level: str, version: Version, entries: list[dict[str, Any]])
 # ---------------------------------------------------------------- reference page
 
 _LEVELS_WITH_CHECKS: tuple[str, ...] = ("baseline", "restricted")
-_EXEMPTIONS: tuple[tuple[str, str], ...] = (
-    ("exempt_windows", "Windows pods (spec.os.name: windows)"),
-    ("relax_user_namespaces", "user-namespaced pods (spec.hostUsers: false)"),
-)
 
 
 def catalogue_markdown() -> str:
@@ -93,7 +85,7 @@ def catalogue_markdown() -> str:
                     f"[`{c.id}`](#check-{c.id})",
                     c.level,
                     f"v1.{c.first_minor}",
-                    ", ".join(f"`{o}`" for o in c.overrides) or "—",
+                    ", ".join(f"`{o}`" for o in c.overridden_ids) or "—",
                     f"`{c.versions[-1].name}`",
                 )
                 for c in ordered
@@ -157,15 +149,15 @@ def _level_matrix(level: str, ordered: list[Check]) -> list[str]:
 
 
 def _check_section(check: Check) -> list[str]:
-    overridden_by = [c for c in _psa_order(CHECKS) if check.id in c.overrides]
+    overridden_by = [c for c in _psa_order(CHECKS) if check.id in c.overridden_ids]
     if check.level == "restricted":
         runs = "restricted only"
     elif overridden_by:
-        replaced = ", ".join(f"by `{c.id}` from v1.{c.first_minor}" for c in overridden_by)
+        replaced = ", ".join(f"by `{c.id}` from v1.{c.overrides_from(check.id)}" for c in overridden_by)
         runs = f"baseline and restricted; replaced at restricted {replaced}"
     else:
         runs = "baseline and restricted"
-    overrides = ", ".join(f"[`{o}`](#check-{o}) (from v1.{check.first_minor})" for o in check.overrides)
+    overrides = ", ".join(f"[`{o}`](#check-{o}) (from v1.{check.overrides_from(o)})" for o in check.overridden_ids)
     lines = [
         f'<a id="check-{check.id}"></a>',
         "",
@@ -187,13 +179,13 @@ def _check_section(check: Check) -> list[str]:
         "",
     ]
     ends = [v.minimum_minor - 1 for v in check.versions[1:]] + [NEWEST_MINOR]
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             _range_label(v.minimum_minor, end),
             f"`{v.name}`",
             _escape(v.change) or "—",
             "; ".join(f"{name}: {_code_list(values)}" for name, values in v.allowed.items()) or "—",
-            "; ".join(text for flag, text in _EXEMPTIONS if getattr(v, flag)) or "—",
+            "; ".join(r.pods for r in v.relaxations) or "—",
         )
         for v, end in zip(check.versions, ends, strict=True)
     ]

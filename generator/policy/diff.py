@@ -15,13 +15,8 @@ from typing import Any
 
 from generator.policy.model import Check, CheckVersion
 from generator.policy.registry import BY_ID, active_checks
+from generator.policy.relaxations import RELAXATIONS, USER_NAMESPACES, WINDOWS
 from generator.policy.versions import Version, parse_level
-
-# The flags a CheckVersion carries, with the wording users read in text output.
-FLAGS: tuple[tuple[str, str], ...] = (
-    ("exempt_windows", "Windows pods exempt"),
-    ("relax_user_namespaces", "hostUsers: false pods exempt"),
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class AllowedChange:
 
 @dataclass(frozen=True)
 class FlagChange:
-    """A CheckVersion flag (``exempt_windows`` or ``relax_user_namespaces``) whose value differs."""
+    """A relaxation (named by its key, ``exempt_windows`` or ``relax_user_namespaces``) that one side has."""
 
     flag: str
     before: bool
@@ -177,9 +172,10 @@ def _active(level: str, minor: int) -> list[tuple[str, CheckVersion]]:
 def _overrides(level: str, minor: int) -> tuple[Override, ...]:
     """The baseline checks replaced at ``level`` and ``minor``, by which restricted check."""
     return tuple(
-        Override(target, check.id, check.first_minor)
-        for check, _ in active_checks(level, minor)
-        for target in check.overrides
+        Override(target, check.id, since)
+        for check, impl in active_checks(level, minor)
+        for target in impl.overrides
+        if (since := check.overrides_from(target)) is not None
     )
 
 
@@ -204,12 +200,12 @@ def _added(check: Check, impl: CheckVersion, src: int, dst: int, overrides_befor
         implementation=impl.name,
         reason="no longer overridden" if existed else "new",
         since=check.first_minor,
-        overrides=check.overrides,
+        overrides=impl.overrides,
         no_longer_overridden_by=tuple(o.by for o in overrides_before if o.check == check.id),
         steps=steps,
         allowed=tuple((name, tuple(values)) for name, values in impl.allowed.items()),
-        exempt_windows=impl.exempt_windows,
-        relax_user_namespaces=impl.relax_user_namespaces,
+        exempt_windows=WINDOWS in impl.relaxations,
+        relax_user_namespaces=USER_NAMESPACES in impl.relaxations,
     )
 
 
@@ -236,9 +232,9 @@ def _changed(check: Check, old: CheckVersion, new: CheckVersion, src: int, dst: 
         steps=_steps(check, src, dst),
         allowed=_allowed_changes(old, new),
         flags=tuple(
-            FlagChange(flag, getattr(old, flag), getattr(new, flag))
-            for flag, _ in FLAGS
-            if getattr(old, flag) != getattr(new, flag)
+            FlagChange(r.key, r in old.relaxations, r in new.relaxations)
+            for r in RELAXATIONS
+            if (r in old.relaxations) != (r in new.relaxations)
         ),
     )
 
@@ -292,9 +288,9 @@ def diff_text(d: LevelDiff) -> str:
         lines.extend(_step_line(s) for s in a.steps)
     for r in d.removed:
         overridden = f"overridden by {', '.join(r.overridden_by)}"
-        why = f"absent before v1.{r.since}" if r.reason == "absent" else overridden
-        lines.append(f"- {r.id} ({r.control}): {why}")
-    labels = dict(FLAGS)
+        cause = f"absent before v1.{r.since}" if r.reason == "absent" else overridden
+        lines.append(f"- {r.id} ({r.control}): {cause}")
+    labels = {r.key: r.label for r in RELAXATIONS}
     for c in d.changed:
         lines.append(f"~ {c.id} ({c.control}): {c.from_implementation} → {c.to_implementation}")
         lines.extend(_step_line(s) for s in c.steps)

@@ -25,11 +25,9 @@ def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "lates
         raise NotEvaluated(f"kind {obj.get('kind')!r} is not a Pod or a pod-template workload")
     violations: list[Violation] = []
     for check, impl in active_checks(level, parsed.resolved_minor):
-        if impl.exempt_windows and pod.is_windows:
+        if impl.relaxations and impl.relaxed(pod):
             continue
-        if impl.relax_user_namespaces and pod.user_namespaced:
-            continue
-        forbidden = impl.evaluate(pod)
+        forbidden = impl.evaluate(pod, impl.allowed)
         if forbidden is not None:
             violations.append(Violation(check.id, forbidden.reason, forbidden.detail))
     return Result(not violations, tuple(violations), level, str(parsed))

@@ -1,10 +1,12 @@
 """The shapes every check, engine and renderer share.
 
 A check is data: an ID, a level, the PSS control it implements, the fields it
-reads, the checks it overrides, and an ordered tuple of versioned
-implementations. Each implementation names the upstream function it mirrors,
-carries its allowed values as plain tuples (read by the Python evaluation, the
-Rego templates and the docs alike) and a Python evaluation.
+reads, and an ordered tuple of versioned implementations, as upstream's Check
+and VersionedCheck. Each version names the upstream function it mirrors and
+the Rego function it runs, carries its allowed values as plain tuples (the one
+copy the Python evaluation, the Rego and the docs all read), the baseline
+checks it overrides, and the relaxations (generator.policy.relaxations) that
+let some pods through it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from generator.policy.pod import PodView
+from generator.policy.relaxations import Relaxation
 
 Level = Literal["baseline", "restricted"]
 
@@ -38,7 +41,11 @@ class Violation:
         return {"check": self.check, "reason": self.reason, "detail": self.detail}
 
 
-Evaluation = Callable[[PodView], Forbidden | None]
+# A version's allowed values: named lists of strings, fed to its implementation in Python and in Rego.
+Allowed = Mapping[str, tuple[str, ...]]
+
+# A Python implementation: the pod and the allowed values of the version running it.
+Evaluation = Callable[[PodView, Allowed], Forbidden | None]
 
 
 @dataclass(frozen=True)
@@ -47,11 +54,16 @@ class CheckVersion:
 
     minimum_minor: int
     name: str  # the upstream function this mirrors, e.g. "runAsNonRoot1_35"
-    evaluate: Evaluation
-    allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    evaluate: Evaluation  # called with this version's ``allowed``
+    rego: str  # the Rego function it runs: a name in the check's package, or "<checkId>.<name>" in another's
+    allowed: Allowed = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # upstream's OverrideCheckIDs: baseline checks skipped while this runs
+    relaxations: tuple[Relaxation, ...] = ()  # pods this version lets through without running
     change: str = ""  # what this version changes, for `pssgen diff` and the docs
-    exempt_windows: bool = False  # spec.os.name == "windows" pods pass (v1.25 restricted checks)
-    relax_user_namespaces: bool = False  # spec.hostUsers == false pods pass (v1.35)
+
+    def relaxed(self, pod: PodView) -> bool:
+        """Whether one of this version's relaxations lets ``pod`` through unexamined."""
+        return any(r.applies(pod) for r in self.relaxations)
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,19 @@ class Check:
     fields: tuple[str, ...]
     versions: tuple[CheckVersion, ...]
     doc: str  # the control's spec text (the module docstring)
-    overrides: tuple[str, ...] = ()
 
     @property
     def first_minor(self) -> int:
         return self.versions[0].minimum_minor
+
+    @property
+    def overridden_ids(self) -> tuple[str, ...]:
+        """Every check some version overrides, in the order the versions first name them."""
+        return tuple(dict.fromkeys(target for v in self.versions for target in v.overrides))
+
+    def overrides_from(self, target: str) -> int | None:
+        """The first minor version whose implementation overrides ``target``, or None if none does."""
+        return next((v.minimum_minor for v in self.versions if target in v.overrides), None)
 
     def version_at(self, minor: int) -> CheckVersion | None:
         """The implementation in force at ``minor``, or None before the check exists."""

@@ -62,17 +62,6 @@ class PodView:
     containers: tuple[Mapping[str, Any], ...]  # init, then regular, then ephemeral: PSA's visit order
     volumes: tuple[Mapping[str, Any], ...]  # defaulted
 
-    @property
-    def is_windows(self) -> bool:
-        """PSA's test: ``spec.os.name == "windows"``, exactly."""
-        os_ = self.spec.get("os")
-        return os_ is not None and os_.get("name") == "windows"
-
-    @property
-    def user_namespaced(self) -> bool:
-        """PSA's relaxPolicyForUserNamespacePod: an explicit ``hostUsers: false``."""
-        return self.spec.get("hostUsers") is False
-
 
 def pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The object holding ``metadata`` and ``spec`` that PSA evaluates, or None if there is none."""

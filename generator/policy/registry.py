@@ -1,8 +1,10 @@
 """The ordered, validated tuple of every PSA check, and the checks in force per level and version.
 
 Mirrors policy/registry.go: restricted runs every restricted check plus the
-baseline checks no active restricted check overrides; order is baseline IDs
-sorted, then restricted IDs sorted (byte-wise, as Go sorts).
+baseline checks that no restricted version in force overrides; order is
+baseline IDs sorted, then restricted IDs sorted (byte-wise, as Go sorts).
+``validate`` and ``inflate`` take any tuple of checks, so tests pin the rules on
+made-up checks as upstream's registry_test.go does.
 """
 
 from __future__ import annotations
@@ -59,13 +61,22 @@ CHECKS: tuple[Check, ...] = (
 
 
 class RegistryError(PssgenError, ValueError):
-    """The check definitions contradict PSA's registry rules."""
+    """The check definitions contradict PSA's registry rules; ``problems`` lists each broken rule."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
-def validate(checks: tuple[Check, ...]) -> None:
-    """PSA's validateChecks, plus the project's own invariant that NEWEST_MINOR is the newest version."""
+def validate(checks: tuple[Check, ...], *, newest_minor: int | None = None) -> None:
+    """PSA's validateChecks over any checks, naming every problem, not just the first.
+
+    With ``newest_minor``, also the project's invariant that it is exactly the newest version any
+    check starts at (the real registry passes NEWEST_MINOR, so a new upstream version cannot be
+    half added).
+    """
     ids = [c.id for c in checks]
-    by_id = {c.id: c for c in checks}
+    levels = {c.id: c.level for c in checks}
     errors: list[str] = []
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.append(f"{dup}: duplicate check id")
@@ -77,26 +88,50 @@ def validate(checks: tuple[Check, ...]) -> None:
         minors = [v.minimum_minor for v in check.versions]
         if any(b <= a for a, b in itertools.pairwise(minors)):
             errors.append(f"{check.id}: versions not strictly increasing: {minors}")
-        if any(m < 0 or m > NEWEST_MINOR for m in minors):
-            errors.append(f"{check.id}: version outside v1.0..v1.{NEWEST_MINOR}: {minors}")
-        if check.overrides and check.level != "restricted":
-            errors.append(f"{check.id}: only restricted checks may override")
-        for target in check.overrides:
-            other = by_id.get(target)
-            if other is None:
-                errors.append(f"{check.id}: overrides unknown check {target!r}")
-            elif other.level != "baseline":
-                errors.append(f"{check.id}: may only override baseline checks, not {target!r}")
+        if any(m < 0 for m in minors):
+            errors.append(f"{check.id}: version before v1.0: {minors}")
+        for version in check.versions:
+            where = f"{check.id} {version.name} (v1.{version.minimum_minor})"
+            if version.overrides and check.level != "restricted":
+                errors.append(f"{where}: only restricted checks may override")
+            for target in version.overrides:
+                if target not in levels:
+                    errors.append(f"{where}: overrides unknown check {target!r}")
+                elif levels[target] != "baseline":
+                    errors.append(f"{where}: may only override baseline checks, not {target!r}")
         if not check.doc.strip():
             errors.append(f"{check.id}: no spec text")
     newest = max((v.minimum_minor for c in checks for v in c.versions), default=0)
-    if newest != NEWEST_MINOR:
-        errors.append(f"newest check version v1.{newest} != NEWEST_MINOR v1.{NEWEST_MINOR}")
+    if newest_minor is not None and newest != newest_minor:
+        errors.append(f"newest check version v1.{newest} != NEWEST_MINOR v1.{newest_minor}")
     if errors:
-        raise RegistryError("; ".join(errors))
+        raise RegistryError(tuple(errors))
 
 
-validate(CHECKS)
+def inflate(checks: tuple[Check, ...], level: str, minor: int) -> tuple[tuple[Check, CheckVersion], ...]:
+    """PSA's populate for one level and minor version, over any validated checks, in PSA's order.
+
+    Each check runs its newest version at or below ``minor``; at restricted, the baseline checks
+    named by the overrides of the restricted versions in force are dropped. Overrides belong to
+    versions, so a restricted check can override different baseline checks at different versions.
+    """
+    if level == "privileged":
+        return ()
+    if level not in ("baseline", "restricted"):
+        raise ValueError(f"unknown level {level!r}")
+    active = sorted(
+        ((c, v) for c in checks if (v := c.version_at(minor)) is not None),
+        key=lambda cv: (cv[0].level != "baseline", cv[0].id),
+    )
+    baseline = [cv for cv in active if cv[0].level == "baseline"]
+    if level == "baseline":
+        return tuple(baseline)
+    restricted = [cv for cv in active if cv[0].level == "restricted"]
+    overridden = {target for _, v in restricted for target in v.overrides}
+    return tuple([cv for cv in baseline if cv[0].id not in overridden] + restricted)
+
+
+validate(CHECKS, newest_minor=NEWEST_MINOR)
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 
@@ -104,13 +139,4 @@ BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 @cache
 def active_checks(level: str, minor: int) -> tuple[tuple[Check, CheckVersion], ...]:
     """The (check, implementation) pairs PSA runs at ``level`` and ``minor``, in PSA's order."""
-    if level == "privileged":
-        return ()
-    minor = min(minor, NEWEST_MINOR)
-    active = [(c, v) for c in CHECKS if (v := c.version_at(minor)) is not None]
-    baseline = sorted(((c, v) for c, v in active if c.level == "baseline"), key=lambda cv: cv[0].id)
-    if level == "baseline":
-        return tuple(baseline)
-    restricted = sorted(((c, v) for c, v in active if c.level == "restricted"), key=lambda cv: cv[0].id)
-    overridden = {target for c, _ in restricted for target in c.overrides}
-    return tuple([cv for cv in baseline if cv[0].id not in overridden] + restricted)
+    return inflate(CHECKS, level, min(minor, NEWEST_MINOR))

@@ -9,12 +9,12 @@ and no allowed value is ever typed twice. The Rego is emitted exactly as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from generator.policy.model import Check, CheckVersion
+from generator.policy.model import Check
 from generator.policy.pod import TEMPLATE_PATHS, VOLUME_SOURCES
-from generator.policy.registry import CHECKS, active_checks
+from generator.policy.registry import CHECKS, inflate
+from generator.policy.relaxations import RELAXATIONS, Relaxation
 from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, all_minors
 from generator.render.environment import environment, render_template
 from generator.render.literals import CHECKS_PACKAGE, rego_literal, rego_string
@@ -28,14 +28,6 @@ def version_label(minor: int) -> str:
 # --- view models ---------------------------------------------------------------------------------
 
 
-# The guard each relaxation adds before a version's implementation runs, inlined where the version is
-# called (a reference is cheaper than a call to data.lib.pss.is_windows / user_namespaced).
-GUARDS: Mapping[str, str] = {
-    "exempt_windows": 'not pod.spec.os.name == "windows"',
-    "relax_user_namespaces": "not pod.spec.hostUsers == false",
-}
-
-
 @dataclass(frozen=True)
 class VersionView:
     """One version of a check: the implementation it runs, with which allowed values, under which guards."""
@@ -45,16 +37,19 @@ class VersionView:
     implementation: str  # the Rego function it runs (see ``_implementation``), relative to the check's package
     minimum_minor: int
     next_minor: int | None  # where the next version takes over; None for the newest
-    exempt_windows: bool
-    relax_user_namespaces: bool
+    relaxations: tuple[Relaxation, ...]
     change: str
     allowed: str  # the version's allowed values as a one-line Rego object literal
 
     @property
     def guards(self) -> tuple[str, ...]:
-        """Rego expressions that must hold for the version to run at all."""
-        flags = {"exempt_windows": self.exempt_windows, "relax_user_namespaces": self.relax_user_namespaces}
-        return tuple(GUARDS[flag] for flag, on in flags.items() if on)
+        """Rego expressions that must hold for the version to run at all, inlined where the version is called."""
+        return tuple(r.rego_guard for r in self.relaxations)
+
+    @property
+    def relaxed_when(self) -> tuple[str, ...]:
+        """The Rego tests under which the version does not run, for the comment above the check."""
+        return tuple(r.rego for r in self.relaxations)
 
     @property
     def span(self) -> str:
@@ -111,6 +106,7 @@ class LibView:
     version_pattern: str
     template_paths: str
     volume_sources: str
+    relaxations: tuple[Relaxation, ...]  # each also rendered as a named test, for policies written by hand
 
 
 @dataclass(frozen=True)
@@ -132,38 +128,28 @@ class LevelView:
 
 @dataclass(frozen=True)
 class LevelsView:
-    """Per level and minor version the index of the plan in force (from ``active_checks``), and the plans."""
+    """Per level and minor version the index of the plan in force (from ``inflate``), and the plans."""
 
     plan: str
     levels: tuple[LevelView, ...]
 
 
-# Checks whose versions differ only in their allowed values: their Rego has one implementation,
-# named after upstream's shared helper, which the plans call for every version.
-SHARED_IMPLEMENTATIONS: Mapping[str, str] = {
-    "seLinuxOptions": "seLinuxOptions",
-    "sysctls": "sysctls",
-}
+def _implementation(rego: str, known: frozenset[str]) -> str:
+    """The Rego function a version's ``rego`` data names, as the plans call it.
 
-
-def _implementation(check: Check, version: CheckVersion) -> str:
-    """The Rego function the plans call for a version, named after the function it evaluates with.
-
-    A version that only adds a flag (a Windows exemption, a user-namespace relaxation) evaluates
-    with an earlier version's function, so the plans call that function under the version's guard;
-    a function of another check (procMount_restricted runs procMount's) is called in that check's
-    package. The check templates define each function named here; ``opa check`` proves it.
+    A bare name is in the check's own package; ``checkId.function`` is in another check's (as
+    procMount_restricted runs procMount's), which must be among the checks rendered. The check
+    templates define each function named here; ``opa check`` proves it.
     """
-    if check.id in SHARED_IMPLEMENTATIONS:
-        return SHARED_IMPLEMENTATIONS[check.id]
-    function = version.evaluate
-    owner = function.__module__.rsplit(".", 1)[-1]
-    if owner == check.id:
-        return function.__name__
-    return f"pss.checks.{owner}.{function.__name__}"
+    owner, dot, function = rego.rpartition(".")
+    if not dot:
+        return rego
+    if owner not in known or not function:
+        raise ValueError(f"Rego implementation {rego!r} names no rendered check's function")
+    return f"pss.checks.{rego}"
 
 
-def _version_views(check: Check) -> tuple[VersionView, ...]:
+def _version_views(check: Check, known: frozenset[str]) -> tuple[VersionView, ...]:
     versions = check.versions
     nexts: list[int | None] = [v.minimum_minor for v in versions[1:]]
     nexts.append(None)
@@ -171,11 +157,10 @@ def _version_views(check: Check) -> tuple[VersionView, ...]:
         VersionView(
             check_id=check.id,
             name=v.name,
-            implementation=_implementation(check, v),
+            implementation=_implementation(v.rego, known),
             minimum_minor=v.minimum_minor,
             next_minor=nxt,
-            exempt_windows=v.exempt_windows,
-            relax_user_namespaces=v.relax_user_namespaces,
+            relaxations=v.relaxations,
             change=v.change,
             allowed=rego_literal(dict(v.allowed), inline_from=0),
         )
@@ -183,8 +168,8 @@ def _version_views(check: Check) -> tuple[VersionView, ...]:
     )
 
 
-def check_view(check: Check) -> CheckView:
-    """A check's view; version names must be unique, as plans and results name versions by them."""
+def check_view(check: Check, known: frozenset[str]) -> CheckView:
+    """A check's view among the ``known`` check IDs; version names must be unique, as plans name versions by them."""
     names = [v.name for v in check.versions]
     if len(set(names)) != len(names):
         raise ValueError(f"{check.id}: version names repeat: {names}")
@@ -192,48 +177,47 @@ def check_view(check: Check) -> CheckView:
         id=check.id,
         level=check.level,
         control=check.control,
-        overrides=check.overrides,
-        versions=_version_views(check),
+        overrides=check.overridden_ids,
+        versions=_version_views(check, known),
     )
 
 
 def lib_view() -> LibView:
-    """The shared library's data, from generator.policy.versions and generator.policy.pod (never restated)."""
+    """The shared library's data, from generator.policy's versions, pod and relaxations (never restated)."""
     return LibView(
         newest_minor=NEWEST_MINOR,
         level_names=rego_literal(LEVELS, inline_from=0),
         version_pattern=VERSION_PATTERN,
         template_paths=rego_literal(dict(TEMPLATE_PATHS), inline_from=1),
         volume_sources=rego_literal(frozenset(VOLUME_SOURCES)),
+        relaxations=RELAXATIONS,
     )
 
 
 def levels_view(checks: tuple[Check, ...]) -> LevelsView:
     """The distinct plans of each level, and which one each minor version runs.
 
-    A plan changes only where some check's version does, so a level has a handful of plans, not one
-    per minor version. Each becomes a violations function calling its versions' implementations
-    directly; per pod that is one call per check, with no dispatch on version names.
+    The plans are ``inflate``'s, over the same checks as the modules. A plan changes only where some
+    check's version does, so a level has a handful of plans, not one per minor version. Each becomes a
+    violations function calling its versions' implementations directly; per pod that is one call per
+    check, with no dispatch on version names.
     """
     by_name = {(c.id, v.name): v for c in check_views(checks) for v in c.versions}
     index: dict[str, list[int]] = {}
     levels: list[LevelView] = []
     for level in LEVELS:
-        plans: list[tuple[str, ...]] = []
+        plans: list[tuple[tuple[str, str], ...]] = []
         index[level] = []
         for minor in all_minors():
-            keys = tuple(f"{c.id}/{v.name}" for c, v in active_checks(level, minor))
+            keys = tuple((c.id, v.name) for c, v in inflate(checks, level, minor))
             if keys not in plans:
                 plans.append(keys)
             index[level].append(plans.index(keys))
         views = []
         for i, keys in enumerate(plans):
             minors = [m for m, p in enumerate(index[level]) if p == i]
-            unknown = [k for k in keys if tuple(k.split("/")) not in by_name]
-            if unknown:
-                raise ValueError(f"{level} plan {i}: the checks have no versions {unknown}")
             newest = minors[-1] == max(all_minors())
-            views.append(PlanView(i, _minor_spans(minors, newest), tuple(by_name[tuple(k.split("/"))] for k in keys)))
+            views.append(PlanView(i, _minor_spans(minors, newest), tuple(by_name[k] for k in keys)))
         levels.append(LevelView(level, tuple(views)))
     text = "{\n" + "".join(
         f"\t{rego_string(level)}: {rego_literal(index[level], 1, inline_from=0)},\n" for level in LEVELS
@@ -257,7 +241,8 @@ def _minor_spans(minors: list[int], newest: bool) -> str:
 
 def check_views(checks: tuple[Check, ...]) -> tuple[CheckView, ...]:
     """Every check's view, in the order the Rego calls them."""
-    return tuple(check_view(c) for c in sorted(checks, key=lambda c: (c.level != "baseline", c.id)))
+    known = frozenset(c.id for c in checks)
+    return tuple(check_view(c, known) for c in sorted(checks, key=lambda c: (c.level != "baseline", c.id)))
 
 
 # --- environment and rendering -------------------------------------------------------------------
@@ -267,8 +252,8 @@ def rego_modules(checks: tuple[Check, ...] = CHECKS) -> dict[str, str]:
     """Every Rego module, keyed by its path under ``out/rego``.
 
     ``checks`` defaults to the registry; tests pass altered copies to prove
-    that what the modules hold comes from the data. The per-level order always
-    comes from ``generator.policy.registry.active_checks``.
+    that what the modules hold comes from the data. The per-level order is
+    ``generator.policy.registry.inflate``'s over those checks, as ``active_checks`` is over the registry.
     """
     env = environment()
     lib = lib_view()

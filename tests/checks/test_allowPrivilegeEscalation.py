@@ -7,6 +7,7 @@ import pytest
 from generator.policy.checks.allowPrivilegeEscalation import CHECK, allowPrivilegeEscalation_1_8
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import WINDOWS
 
 REASON = "allowPrivilegeEscalation != false"
 OK = {"allowPrivilegeEscalation": False}
@@ -28,16 +29,15 @@ def reported(spec, version):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Privilege Escalation"
-    assert CHECK.overrides == ()
     assert [(v.minimum_minor, v.name) for v in CHECK.versions] == [
         (8, "allowPrivilegeEscalation_1_8"),
         (25, "allowPrivilegeEscalation_1_25"),
     ]
     v1_8, v1_25 = CHECK.versions
     assert v1_8.evaluate is v1_25.evaluate is allowPrivilegeEscalation_1_8
-    assert (v1_8.exempt_windows, v1_25.exempt_windows) == (False, True)
-    assert not any(v.relax_user_namespaces for v in CHECK.versions)
-    assert all(v.allowed == {} and v.change for v in CHECK.versions)
+    assert [v.relaxations for v in CHECK.versions] == [(), (WINDOWS,)]
+    assert all(v.rego == "allowPrivilegeEscalation_1_8" for v in CHECK.versions)
+    assert all(v.allowed == {} and v.overrides == () and v.change for v in CHECK.versions)
     assert CHECK.version_at(7) is None
     assert CHECK.version_at(8) is v1_8
     assert CHECK.version_at(24) is v1_8
@@ -99,7 +99,7 @@ def test_versions():
 )
 def test_allowPrivilegeEscalation_1_8(spec, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert allowPrivilegeEscalation_1_8(view(spec)) == expected
+    assert allowPrivilegeEscalation_1_8(view(spec), {}) == expected
 
 
 BAD = {"containers": [{"name": "a"}]}

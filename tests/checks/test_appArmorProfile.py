@@ -20,7 +20,7 @@ def pod(spec=None, annotations=None):
 
 
 def check(spec=None, annotations=None):
-    return appArmorProfile_1_0(pod_view(pod(spec, annotations)))
+    return appArmorProfile_1_0(pod_view(pod(spec, annotations)), CHECK.versions[0].allowed)
 
 
 def reported(obj, version):
@@ -42,6 +42,7 @@ def test_check_data():
     }
     assert "spec.ephemeralContainers[*].securityContext.appArmorProfile.type" in CHECK.fields
     assert CHECK.versions[0].change
+    assert (CHECK.versions[0].evaluate, CHECK.versions[0].rego) == (appArmorProfile_1_0, "appArmorProfile_1_0")
     assert CHECK.doc.startswith("AppArmor.")
 
 

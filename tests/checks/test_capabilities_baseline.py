@@ -17,7 +17,9 @@ DEFAULT_SET = (
 
 
 def check(spec):
-    return capabilitiesBaseline_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return capabilitiesBaseline_1_0(
+        pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), CHECK.versions[0].allowed
+    )
 
 
 def adds(name, *caps):

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generator.policy.checks.capabilities_restricted import (
-    ALLOWED_ADD,
-    CHECK,
-    REQUIRED_DROP,
-    capabilitiesRestricted_1_22,
-)
+from generator.policy.checks.capabilities_restricted import CHECK, capabilitiesRestricted_1_22
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import WINDOWS
 
 REASON = "unrestricted capabilities"
 DROP_ALL = {"capabilities": {"drop": ["ALL"]}}
@@ -44,18 +40,17 @@ def caps(name, add=None, drop=None):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Capabilities"
-    assert CHECK.overrides == ("capabilities_baseline",)
     assert [(v.minimum_minor, v.name) for v in CHECK.versions] == [
         (22, "capabilitiesRestricted_1_22"),
         (25, "capabilitiesRestricted_1_25"),
     ]
     v1_22, v1_25 = CHECK.versions
     assert v1_22.evaluate is v1_25.evaluate is capabilitiesRestricted_1_22
-    assert (v1_22.exempt_windows, v1_25.exempt_windows) == (False, True)
-    assert not any(v.relax_user_namespaces for v in CHECK.versions)
+    assert [v.relaxations for v in CHECK.versions] == [(), (WINDOWS,)]
     for v in CHECK.versions:
+        assert v.rego == "capabilitiesRestricted_1_22"
+        assert v.overrides == ("capabilities_baseline",)
         assert v.allowed == {"drop": ("ALL",), "add": ("NET_BIND_SERVICE",)}
-        assert v.allowed["drop"] is REQUIRED_DROP and v.allowed["add"] is ALLOWED_ADD
         assert v.change
     assert CHECK.version_at(21) is None
     assert CHECK.version_at(22) is v1_22
@@ -150,7 +145,7 @@ def test_versions():
 )
 def test_capabilitiesRestricted_1_22(spec, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert capabilitiesRestricted_1_22(view(spec)) == expected
+    assert capabilitiesRestricted_1_22(view(spec), CHECK.versions[0].allowed) == expected
 
 
 NO_DROP = {"containers": [{"name": "a", "securityContext": {"allowPrivilegeEscalation": False}}]}

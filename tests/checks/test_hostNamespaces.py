@@ -13,7 +13,7 @@ REASON = "host namespaces"
 
 
 def check(spec):
-    return hostNamespaces_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return hostNamespaces_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), {})
 
 
 def test_check_data():

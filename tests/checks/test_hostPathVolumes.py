@@ -13,7 +13,7 @@ REASON = "hostPath volumes"
 
 
 def check(volumes):
-    return hostPathVolumes_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"volumes": volumes}}))
+    return hostPathVolumes_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"volumes": volumes}}), {})
 
 
 def test_check_data():

@@ -13,7 +13,7 @@ REASON = "hostPort"
 
 
 def check(spec):
-    return hostPorts_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return hostPorts_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), {})
 
 
 def ports(name, *host_ports):

@@ -13,7 +13,7 @@ REASON = "probe or lifecycle host"
 
 
 def check(spec):
-    return hostProbesAndHostLifecycleV1Dot34(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return hostProbesAndHostLifecycleV1Dot34(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), {})
 
 
 def probe(kind, action, host, name="a"):

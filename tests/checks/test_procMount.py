@@ -8,12 +8,13 @@ from generator.policy.checks.procMount import CHECK, procMount_1_0
 from generator.policy.evaluate import evaluate
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import USER_NAMESPACES
 
 REASON = "procMount"
 
 
 def check(spec):
-    return procMount_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return procMount_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), CHECK.versions[0].allowed)
 
 
 def mount(name, value):
@@ -31,8 +32,9 @@ def test_check_data():
         "procMount1_35baseline",
     )
     assert v1_0.evaluate is v1_35.evaluate is procMount_1_0
-    assert (v1_0.relax_user_namespaces, v1_35.relax_user_namespaces) == (False, True)
-    assert not any(v.exempt_windows for v in CHECK.versions)
+    assert v1_0.rego == v1_35.rego == "procMount_1_0"
+    assert [v.relaxations for v in CHECK.versions] == [(), (USER_NAMESPACES,)]
+    assert not any(v.overrides for v in CHECK.versions)
     assert dict(v1_0.allowed) == dict(v1_35.allowed) == {"proc_mount_types": ("Default",)}
     assert v1_0.change and v1_35.change
 

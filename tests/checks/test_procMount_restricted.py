@@ -29,11 +29,13 @@ def reported(spec, version, check_id=CHECK.id, level="restricted"):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "/proc Mount Type"
-    assert CHECK.overrides == ("procMount",)
     (only,) = CHECK.versions
     assert (only.minimum_minor, only.name) == (35, "procMount_1_0")
+    assert only.overrides == ("procMount",)
+    # Upstream's procMount_restricted runs the baseline check's procMount_1_0, with its allowed values.
     assert only.evaluate is procMount.procMount_1_0
-    assert not only.relax_user_namespaces and not only.exempt_windows
+    assert only.rego == "procMount.procMount_1_0"
+    assert only.relaxations == ()
     assert only.allowed == {"proc_mount_types": ("Default",)}
     assert only.change
     assert CHECK.version_at(34) is None
@@ -74,7 +76,7 @@ def test_versions():
     ],
 )
 def test_procMount_1_0(spec, detail):
-    forbidden = CHECK.versions[0].evaluate(view(spec))
+    forbidden = CHECK.versions[0].evaluate(view(spec), CHECK.versions[0].allowed)
     assert (None if forbidden is None else (forbidden.reason, forbidden.detail)) == (
         None if detail is None else (REASON, detail)
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from generator.policy.checks.restrictedVolumes import CHECK, REPORTED_TYPES, VOLUME_TYPES, restrictedVolumes_1_0
+from generator.policy.checks.restrictedVolumes import CHECK, restrictedVolumes_1_0
 from generator.policy.model import Forbidden
 from generator.policy.pod import VOLUME_SOURCES, PodView, pod_view
 
 REASON = "restricted volume types"
+ALLOWED = CHECK.versions[0].allowed
+VOLUME_TYPES = ALLOWED["volume_types"]
+REPORTED_TYPES = ALLOWED["reported_types"]
 
 # A pod that passes restricted at every version from v1.22 on.
 RESTRICTED_SPEC = {
@@ -41,16 +44,19 @@ def evaluated(spec, level, version):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Volume Types"
-    assert CHECK.overrides == ("hostPathVolumes",)
     (only,) = CHECK.versions
-    assert (only.minimum_minor, only.name, only.evaluate) == (
+    assert (only.minimum_minor, only.name, only.evaluate, only.rego) == (
         0,
         "restrictedVolumes_1_0",
         restrictedVolumes_1_0,
+        "restrictedVolumes_1_0",
     )
-    assert not only.exempt_windows and not only.relax_user_namespaces
+    assert only.overrides == ("hostPathVolumes",)
+    assert only.relaxations == ()
     assert only.change
-    assert only.allowed == {"volume_types": VOLUME_TYPES, "reported_types": REPORTED_TYPES}
+    assert set(only.allowed) == {"volume_types", "reported_types"}
+    # The restricted fields the docs list are the reported sources, in upstream's order.
+    assert CHECK.fields == tuple(f"spec.volumes[*].{source}" for source in REPORTED_TYPES)
 
 
 def test_allowed_data():
@@ -69,12 +75,12 @@ def test_allowed_data():
 
 @pytest.mark.parametrize("source", VOLUME_TYPES)
 def test_each_allowed_type_passes(source):
-    assert restrictedVolumes_1_0(view([{"name": "v", source: {}}])) is None
+    assert restrictedVolumes_1_0(view([{"name": "v", source: {}}]), ALLOWED) is None
 
 
 @pytest.mark.parametrize("source", REPORTED_TYPES)
 def test_each_restricted_type_is_reported_by_name(source):
-    assert restrictedVolumes_1_0(view([{"name": "v", source: {}}])) == Forbidden(
+    assert restrictedVolumes_1_0(view([{"name": "v", source: {}}]), ALLOWED) == Forbidden(
         REASON, f'volume "v" uses restricted volume type "{source}"'
     )
 
@@ -128,11 +134,11 @@ def test_each_restricted_type_is_reported_by_name(source):
 )
 def test_restrictedVolumes_1_0(volumes, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert restrictedVolumes_1_0(view(volumes)) == expected
+    assert restrictedVolumes_1_0(view(volumes), ALLOWED) == expected
 
 
 def test_undefaulted_sourceless_volume_is_unknown():
-    assert restrictedVolumes_1_0(raw_view([{"name": "a"}, {"name": "b", "hostPath": None}])) == Forbidden(
+    assert restrictedVolumes_1_0(raw_view([{"name": "a"}, {"name": "b", "hostPath": None}]), ALLOWED) == Forbidden(
         REASON, 'volumes "a", "b" use restricted volume type "unknown"'
     )
 
@@ -142,7 +148,7 @@ def test_every_type_at_once():
     volumes += [{"name": f"b{i}", source: {}} for i, source in enumerate(REPORTED_TYPES, 1)]
     volumes.append({"name": "c1"})
     names = ", ".join(f'"b{i}"' for i in range(1, 22))
-    assert restrictedVolumes_1_0(raw_view(volumes)) == Forbidden(
+    assert restrictedVolumes_1_0(raw_view(volumes), ALLOWED) == Forbidden(
         REASON,
         f'volumes {names}, "c1" use restricted volume types '
         '"awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "fc", "flexVolume", '

@@ -7,6 +7,7 @@ import pytest
 from generator.policy.checks.runAsNonRoot import CHECK, runAsNonRoot1_0
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import USER_NAMESPACES
 
 REASON = "runAsNonRoot != true"
 TRUE = {"runAsNonRoot": True}
@@ -28,16 +29,15 @@ def reported(spec, version):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Running as Non-root"
-    assert CHECK.overrides == ()
     assert [(v.minimum_minor, v.name) for v in CHECK.versions] == [
         (0, "runAsNonRoot1_0"),
         (35, "runAsNonRoot1_35"),
     ]
     v1_0, v1_35 = CHECK.versions
     assert v1_0.evaluate is v1_35.evaluate is runAsNonRoot1_0
-    assert (v1_0.relax_user_namespaces, v1_35.relax_user_namespaces) == (False, True)
-    assert not any(v.exempt_windows for v in CHECK.versions)
-    assert all(v.allowed == {} and v.change for v in CHECK.versions)
+    assert [v.relaxations for v in CHECK.versions] == [(), (USER_NAMESPACES,)]
+    assert all(v.rego == "runAsNonRoot1_0" for v in CHECK.versions)
+    assert all(v.allowed == {} and v.overrides == () and v.change for v in CHECK.versions)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_versions():
 )
 def test_runAsNonRoot1_0(spec, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert runAsNonRoot1_0(view(spec)) == expected
+    assert runAsNonRoot1_0(view(spec), {}) == expected
 
 
 BAD = {"securityContext": FALSE, "containers": [{"name": "a", "securityContext": FALSE}]}

@@ -7,6 +7,7 @@ import pytest
 from generator.policy.checks.runAsUser import CHECK, runAsUser1_23
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import USER_NAMESPACES
 
 REASON = "runAsUser=0"
 ROOT = {"runAsUser": 0}
@@ -27,16 +28,15 @@ def reported(spec, version):
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Running as Non-root user"
-    assert CHECK.overrides == ()
     assert [(v.minimum_minor, v.name) for v in CHECK.versions] == [
         (23, "runAsUser1_23"),
         (35, "runAsUser1_35"),
     ]
     v1_23, v1_35 = CHECK.versions
     assert v1_23.evaluate is v1_35.evaluate is runAsUser1_23
-    assert (v1_23.relax_user_namespaces, v1_35.relax_user_namespaces) == (False, True)
-    assert not any(v.exempt_windows for v in CHECK.versions)
-    assert all(v.allowed == {} and v.change for v in CHECK.versions)
+    assert [v.relaxations for v in CHECK.versions] == [(), (USER_NAMESPACES,)]
+    assert all(v.rego == "runAsUser1_23" for v in CHECK.versions)
+    assert all(v.allowed == {} and v.overrides == () and v.change for v in CHECK.versions)
     assert CHECK.version_at(22) is None
 
 
@@ -102,7 +102,7 @@ def test_versions():
 )
 def test_runAsUser1_23(spec, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert runAsUser1_23(view(spec)) == expected
+    assert runAsUser1_23(view(spec), {}) == expected
 
 
 BAD = {"securityContext": ROOT, "containers": [{"name": "a", "securityContext": ROOT}]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.policy.checks.seLinuxOptions import CHECK, seLinuxOptions1_0, seLinuxOptions1_31
+from generator.policy.checks.seLinuxOptions import CHECK, seLinuxOptions
 from generator.policy.evaluate import evaluate
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
@@ -15,6 +15,14 @@ PREFIX = "set forbidden securityContext.seLinuxOptions: "
 
 def view(spec):
     return pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
+
+
+V1_0, V1_31 = CHECK.versions
+
+
+def run(version, spec):
+    """The version's implementation, run with the version's own allowed types."""
+    return version.evaluate(view(spec), version.allowed)
 
 
 def opts(**options):
@@ -36,9 +44,11 @@ def test_check_data():
     assert "spec.securityContext.seLinuxOptions.role" in CHECK.fields
     assert "spec.ephemeralContainers[*].securityContext.seLinuxOptions.user" in CHECK.fields
     assert not any(f.endswith(".level") for f in CHECK.fields)
+    # One implementation, upstream's shared seLinuxOptions, in Python and in Rego; only the data differs.
+    assert all(v.evaluate is seLinuxOptions and v.rego == "seLinuxOptions" for v in CHECK.versions)
 
 
-@pytest.mark.parametrize("fn", [seLinuxOptions1_0, seLinuxOptions1_31])
+@pytest.mark.parametrize("version", CHECK.versions, ids=lambda v: v.name)
 @pytest.mark.parametrize(
     "spec",
     [
@@ -58,8 +68,8 @@ def test_check_data():
         ),
     ],
 )
-def test_allowed(fn, spec):
-    assert fn(view(spec)) is None
+def test_allowed(version, spec):
+    assert run(version, spec) is None
 
 
 UPSTREAM_CONTAINERS = [
@@ -119,12 +129,12 @@ BAD_CONTAINERS = [c("e", type="bar"), c("f", user="bar"), c("g", role="baz")]
     ],
 )
 def test_forbidden_v1_31(spec, detail):
-    assert seLinuxOptions1_31(view(spec)) == Forbidden(REASON, detail)
+    assert run(V1_31, spec) == Forbidden(REASON, detail)
 
 
 def test_upstream_pod_case_at_v1_0_also_reports_container_engine_t():
     spec = {"securityContext": opts(type="foo", user="bar", role="baz"), "containers": UPSTREAM_CONTAINERS}
-    assert seLinuxOptions1_0(view(spec)) == Forbidden(
+    assert run(V1_0, spec) == Forbidden(
         REASON,
         'pod and container "d" '
         + PREFIX

@@ -42,6 +42,11 @@ def test_check_data():
         "annotation_prefixes": ("localhost/",),
     }
     assert dict(v1_19.allowed) == {"types": ("Localhost", "RuntimeDefault")}
+    assert [(v.evaluate, v.rego) for v in CHECK.versions] == [
+        (seccompProfileBaseline_1_0, "seccompProfileBaseline_1_0"),
+        (seccompProfileBaseline_1_19, "seccompProfileBaseline_1_19"),
+    ]
+    assert not any(v.overrides or v.relaxations for v in CHECK.versions)
     assert "spec.ephemeralContainers[*].securityContext.seccompProfile.type" in CHECK.fields
     assert f"metadata.annotations['{POD_KEY}']" in CHECK.fields
 
@@ -50,7 +55,7 @@ def test_check_data():
 
 
 def annotations_check(annotations, spec=None):
-    return seccompProfileBaseline_1_0(pod_view(obj(spec, annotations)))
+    return seccompProfileBaseline_1_0(pod_view(obj(spec, annotations)), CHECK.versions[0].allowed)
 
 
 THREE = {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}
@@ -147,7 +152,7 @@ def test_annotations_forbidden(annotations, spec, detail):
 
 
 def fields_check(spec):
-    return seccompProfileBaseline_1_19(pod_view(obj(spec)))
+    return seccompProfileBaseline_1_19(pod_view(obj(spec)), CHECK.versions[1].allowed)
 
 
 @pytest.mark.parametrize(

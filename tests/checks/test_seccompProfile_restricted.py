@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generator.policy.checks.seccompProfile_restricted import CHECK, TYPES, seccompProfileRestricted_1_19
+from generator.policy.checks.seccompProfile_restricted import CHECK, seccompProfileRestricted_1_19
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
+from generator.policy.relaxations import WINDOWS
 
 REASON = "seccompProfile"
 RUNTIME_DEFAULT = {"seccompProfile": {"type": "RuntimeDefault"}}
@@ -35,18 +36,17 @@ def reported(spec, version, check_id=CHECK.id, level="restricted", annotations=N
 def test_versions():
     assert CHECK.level == "restricted"
     assert CHECK.control == "Seccomp"
-    assert CHECK.overrides == ("seccompProfile_baseline",)
     assert [(v.minimum_minor, v.name) for v in CHECK.versions] == [
         (19, "seccompProfileRestricted_1_19"),
         (25, "seccompProfileRestricted_1_25"),
     ]
     v1_19, v1_25 = CHECK.versions
     assert v1_19.evaluate is v1_25.evaluate is seccompProfileRestricted_1_19
-    assert (v1_19.exempt_windows, v1_25.exempt_windows) == (False, True)
-    assert not any(v.relax_user_namespaces for v in CHECK.versions)
+    assert [v.relaxations for v in CHECK.versions] == [(), (WINDOWS,)]
     for v in CHECK.versions:
+        assert v.rego == "seccompProfileRestricted_1_19"
+        assert v.overrides == ("seccompProfile_baseline",)
         assert v.allowed == {"types": ("Localhost", "RuntimeDefault")}
-        assert v.allowed["types"] is TYPES
         assert v.change
     assert CHECK.version_at(18) is None
 
@@ -170,7 +170,7 @@ def test_versions():
 )
 def test_seccompProfileRestricted_1_19(spec, detail):
     expected = None if detail is None else Forbidden(REASON, detail)
-    assert seccompProfileRestricted_1_19(view(spec)) == expected
+    assert seccompProfileRestricted_1_19(view(spec), CHECK.versions[0].allowed) == expected
 
 
 UNSET = {"containers": [{"name": "a"}]}

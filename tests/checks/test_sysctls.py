@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.policy.checks.sysctls import CHECK, sysctlsV1Dot0, sysctlsV1Dot37
+from generator.policy.checks.sysctls import CHECK, V1_0, V1_37, sysctls
 from generator.policy.evaluate import evaluate
 from generator.policy.model import Forbidden
 from generator.policy.pod import pod_view
@@ -55,6 +55,8 @@ def test_check_data():
         assert dict(version.allowed) == {"sysctls": expected}
         assert version.change
     assert all(name in CHECK.versions[-1].change for name, minor in SAFE if minor == 37)
+    # One implementation, upstream's shared sysctls, in Python and in Rego; only the data differs.
+    assert all(v.evaluate is sysctls and v.rego == "sysctls" for v in CHECK.versions)
 
 
 @pytest.mark.parametrize(("name", "minor"), SAFE, ids=[n for n, _ in SAFE])
@@ -90,8 +92,9 @@ def test_version_boundaries(version, detail):
     assert reported(o, version) == (None if detail is None else (REASON, detail))
 
 
-def check(fn, spec):
-    return fn(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+def check(version, spec):
+    """The version's implementation, run with the version's own allowed names."""
+    return version.evaluate(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), version.allowed)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +111,7 @@ def check(fn, spec):
     ],
 )
 def test_allowed(spec):
-    assert check(sysctlsV1Dot0, spec) is None
+    assert check(V1_0, spec) is None
 
 
 @pytest.mark.parametrize(
@@ -124,9 +127,9 @@ def test_allowed(spec):
 )
 def test_forbidden(names, detail):
     spec = {"securityContext": {"sysctls": [{"name": n, "value": "1"} for n in names]}}
-    assert check(sysctlsV1Dot37, spec) == Forbidden(REASON, detail)
+    assert check(V1_37, spec) == Forbidden(REASON, detail)
 
 
 def test_missing_name_is_empty():
     spec = {"securityContext": {"sysctls": [{"value": "1"}, {"name": "a"}]}}
-    assert check(sysctlsV1Dot37, spec) == Forbidden(REASON, ", a")
+    assert check(V1_37, spec) == Forbidden(REASON, ", a")

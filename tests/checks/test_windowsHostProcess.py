@@ -14,7 +14,7 @@ SUFFIX = " must not set securityContext.windowsOptions.hostProcess=true"
 
 
 def check(spec):
-    return windowsHostProcess_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}))
+    return windowsHostProcess_1_0(pod_view({"kind": "Pod", "metadata": {"name": "p"}, "spec": spec}), {})
 
 
 def host_process(value):

@@ -13,11 +13,12 @@ spec.ephemeralContainers[*].securityContext.allowPrivilegeEscalation
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
+from generator.policy.relaxations import WINDOWS
 
 
-def allowPrivilegeEscalation_1_8(pod: PodView) -> Forbidden | None:
+def allowPrivilegeEscalation_1_8(pod: PodView, _: Allowed) -> Forbidden | None:
     # Only an explicit false passes: a nil securityContext or a nil field fails.
     bad = [
         c.get("name") or ""
@@ -46,14 +47,16 @@ CHECK = Check(
             8,
             "allowPrivilegeEscalation_1_8",
             allowPrivilegeEscalation_1_8,
+            rego="allowPrivilegeEscalation_1_8",
             change="Requires securityContext.allowPrivilegeEscalation=false on every container.",
         ),
         CheckVersion(
             25,
             "allowPrivilegeEscalation_1_25",
             allowPrivilegeEscalation_1_8,
+            rego="allowPrivilegeEscalation_1_8",
+            relaxations=(WINDOWS,),
             change="Exempts Windows pods (spec.os.name: windows).",
-            exempt_windows=True,
         ),
     ),
     doc=__doc__ or "",

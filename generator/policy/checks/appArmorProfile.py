@@ -21,27 +21,25 @@ spec.ephemeralContainers[*].securityContext.appArmorProfile.type
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, pluralize, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
 ANNOTATION_KEY_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
-FIELD_TYPES = ("Localhost", "RuntimeDefault")
-ANNOTATION_VALUES = ("", "runtime/default")
-ANNOTATION_PREFIXES = ("localhost/",)
 
 
-def allowedAnnotationValue(profile: str) -> bool:
-    return profile in ANNOTATION_VALUES or profile.startswith(ANNOTATION_PREFIXES)
+def allowedAnnotationValue(profile: str, allowed: Allowed) -> bool:
+    return profile in allowed["annotation_values"] or profile.startswith(allowed["annotation_prefixes"])
 
 
-def appArmorProfile_1_0(pod: PodView) -> Forbidden | None:
+def appArmorProfile_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    field_types = allowed["field_types"]
     bad_setters: list[str] = []
     bad_values: set[str] = set()
 
     profile = spec_get(pod.security_context, "appArmorProfile")
     if profile is not None:
         profile_type = profile.get("type") or ""
-        if profile_type not in FIELD_TYPES:
+        if profile_type not in field_types:
             bad_setters.append("pod")
             bad_values.add(profile_type)
 
@@ -50,7 +48,7 @@ def appArmorProfile_1_0(pod: PodView) -> Forbidden | None:
         profile = security_field(c, "appArmorProfile")
         if profile is not None:
             profile_type = profile.get("type") or ""
-            if profile_type not in FIELD_TYPES:
+            if profile_type not in field_types:
                 bad_containers.append(c.get("name") or "")
                 bad_values.add(profile_type)
     if bad_containers:
@@ -59,7 +57,7 @@ def appArmorProfile_1_0(pod: PodView) -> Forbidden | None:
     forbidden_annotations = [
         f"{key}={go_quote(value or '')}"
         for key, value in pod.annotations.items()
-        if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "")
+        if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "", allowed)
     ]
 
     bad_value_list = sorted(bad_values)
@@ -92,10 +90,11 @@ CHECK = Check(
             0,
             "appArmorProfile_1_0",
             appArmorProfile_1_0,
+            rego="appArmorProfile_1_0",
             allowed={
-                "field_types": FIELD_TYPES,
-                "annotation_values": ANNOTATION_VALUES,
-                "annotation_prefixes": ANNOTATION_PREFIXES,
+                "field_types": ("Localhost", "RuntimeDefault"),
+                "annotation_values": ("", "runtime/default"),
+                "annotation_prefixes": ("localhost/",),
             },
             change="Limits AppArmor profile types in fields and in the beta AppArmor annotations.",
         ),

@@ -16,16 +16,12 @@ values from the default set "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE","FOWNER", "FS
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, join_quote, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
-CAPABILITIES = (
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-)  # fmt: skip
 
-
-def capabilitiesBaseline_1_0(pod: PodView) -> Forbidden | None:
+def capabilitiesBaseline_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    default_set = allowed["capabilities"]
     bad_containers: list[str] = []
     non_default: set[str] = set()
     for c in pod.containers:
@@ -34,7 +30,7 @@ def capabilitiesBaseline_1_0(pod: PodView) -> Forbidden | None:
             continue
         valid = True
         for capability in capabilities.get("add") or ():
-            if capability not in CAPABILITIES:
+            if capability not in default_set:
                 valid = False
                 non_default.add(capability or "")
         if not valid:
@@ -62,7 +58,24 @@ CHECK = Check(
             0,
             "capabilitiesBaseline_1_0",
             capabilitiesBaseline_1_0,
-            allowed={"capabilities": CAPABILITIES},
+            rego="capabilitiesBaseline_1_0",
+            allowed={
+                "capabilities": (
+                    "AUDIT_WRITE",
+                    "CHOWN",
+                    "DAC_OVERRIDE",
+                    "FOWNER",
+                    "FSETID",
+                    "KILL",
+                    "MKNOD",
+                    "NET_BIND_SERVICE",
+                    "SETFCAP",
+                    "SETGID",
+                    "SETPCAP",
+                    "SETUID",
+                    "SYS_CHROOT",
+                ),
+            },
             change="Allows only the default capabilities in capabilities.add.",
         ),
     ),

@@ -22,20 +22,17 @@ undefined / empty
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.policy.checks._helpers import containers_phrase, join_quote
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
-
-# Every entry here must appear, exactly, in capabilities.drop.
-REQUIRED_DROP: tuple[str, ...] = ("ALL",)
-# The only entries capabilities.add may hold (exact, case-sensitive).
-ALLOWED_ADD: tuple[str, ...] = ("NET_BIND_SERVICE",)
-
-_REQUIRED_DROP = frozenset(REQUIRED_DROP)
-_ALLOWED_ADD = frozenset(ALLOWED_ADD)
+from generator.policy.relaxations import WINDOWS
 
 
-def capabilitiesRestricted_1_22(pod: PodView) -> Forbidden | None:
+def capabilitiesRestricted_1_22(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    """``drop`` must name a capability of ``allowed["drop"]``; ``add`` may hold only ``allowed["add"]`` (exact)."""
+    required_drop, allowed_add = allowed["drop"], allowed["add"]
     missing_drop_all: list[str] = []
     adding_forbidden: list[str] = []
     forbidden_caps: set[str] = set()
@@ -45,11 +42,11 @@ def capabilitiesRestricted_1_22(pod: PodView) -> Forbidden | None:
         if caps is None:
             missing_drop_all.append(c.get("name") or "")
             continue
-        if not _REQUIRED_DROP.issubset(caps.get("drop") or ()):
+        if not any(dropped in required_drop for dropped in caps.get("drop") or ()):
             missing_drop_all.append(c.get("name") or "")
         add = caps.get("add")
         if add:
-            bad = [a for a in add if a not in _ALLOWED_ADD]
+            bad = [a for a in add if a not in allowed_add]
             if bad:
                 adding_forbidden.append(c.get("name") or "")
                 forbidden_caps.update(bad)
@@ -57,10 +54,8 @@ def capabilitiesRestricted_1_22(pod: PodView) -> Forbidden | None:
         return None
     details = []
     if missing_drop_all:
-        details.append(
-            f"{containers_phrase(missing_drop_all)} must set securityContext.capabilities.drop="
-            f"[{join_quote(REQUIRED_DROP)}]"
-        )
+        # Upstream's wording, as the Rego's: it names "ALL" whatever the data holds.
+        details.append(f'{containers_phrase(missing_drop_all)} must set securityContext.capabilities.drop=["ALL"]')
     if adding_forbidden:
         details.append(
             f"{containers_phrase(adding_forbidden)} must not include "
@@ -68,6 +63,16 @@ def capabilitiesRestricted_1_22(pod: PodView) -> Forbidden | None:
         )
     return Forbidden("unrestricted capabilities", "; ".join(details))
 
+
+V1_22 = CheckVersion(
+    22,
+    "capabilitiesRestricted_1_22",
+    capabilitiesRestricted_1_22,
+    rego="capabilitiesRestricted_1_22",
+    allowed={"drop": ("ALL",), "add": ("NET_BIND_SERVICE",)},
+    overrides=("capabilities_baseline",),
+    change='Requires capabilities.drop to include "ALL" and allows only NET_BIND_SERVICE in add.',
+)
 
 CHECK = Check(
     id="capabilities_restricted",
@@ -81,22 +86,14 @@ CHECK = Check(
         "spec.initContainers[*].securityContext.capabilities.add",
         "spec.ephemeralContainers[*].securityContext.capabilities.add",
     ),
-    overrides=("capabilities_baseline",),
     versions=(
-        CheckVersion(
-            22,
-            "capabilitiesRestricted_1_22",
-            capabilitiesRestricted_1_22,
-            allowed={"drop": REQUIRED_DROP, "add": ALLOWED_ADD},
-            change='Requires capabilities.drop to include "ALL" and allows only NET_BIND_SERVICE in add.',
-        ),
-        CheckVersion(
-            25,
-            "capabilitiesRestricted_1_25",
-            capabilitiesRestricted_1_22,
-            allowed={"drop": REQUIRED_DROP, "add": ALLOWED_ADD},
+        V1_22,
+        replace(
+            V1_22,
+            minimum_minor=25,
+            name="capabilitiesRestricted_1_25",
+            relaxations=(WINDOWS,),
             change="Exempts Windows pods (spec.os.name: windows).",
-            exempt_windows=True,
         ),
     ),
     doc=__doc__ or "",

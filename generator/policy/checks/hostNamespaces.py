@@ -13,11 +13,11 @@ spec.hostIPC
 
 from __future__ import annotations
 
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
-def hostNamespaces_1_0(pod: PodView) -> Forbidden | None:
+def hostNamespaces_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     spec = pod.spec
     host_network = spec.get("hostNetwork") is True
     host_pid = spec.get("hostPID") is True
@@ -44,6 +44,7 @@ CHECK = Check(
             0,
             "hostNamespaces_1_0",
             hostNamespaces_1_0,
+            rego="hostNamespaces_1_0",
             change="Forbids hostNetwork, hostPID and hostIPC.",
         ),
     ),

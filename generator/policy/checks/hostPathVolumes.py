@@ -12,11 +12,11 @@ spec.volumes[*].hostPath
 from __future__ import annotations
 
 from generator.policy.checks._helpers import join_quote, pluralize
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
-def hostPathVolumes_1_0(pod: PodView) -> Forbidden | None:
+def hostPathVolumes_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     host_volumes = [v.get("name") or "" for v in pod.volumes if v.get("hostPath") is not None]
     if not host_volumes:
         return None
@@ -36,6 +36,7 @@ CHECK = Check(
             0,
             "hostPathVolumes_1_0",
             hostPathVolumes_1_0,
+            rego="hostPathVolumes_1_0",
             change="Forbids hostPath volumes.",
         ),
     ),

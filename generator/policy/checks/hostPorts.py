@@ -14,11 +14,11 @@ spec.ephemeralContainers[*].ports[*].hostPort
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, pluralize
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
-def hostPorts_1_0(pod: PodView) -> Forbidden | None:
+def hostPorts_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_containers: list[str] = []
     forbidden_host_ports: set[str] = set()
     for c in pod.containers:
@@ -55,6 +55,7 @@ CHECK = Check(
             0,
             "hostPorts_1_0",
             hostPorts_1_0,
+            rego="hostPorts_1_0",
             change="Forbids any non-zero hostPort on container ports.",
         ),
     ),

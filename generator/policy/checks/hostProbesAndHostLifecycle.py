@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from generator.policy.checks._helpers import containers_phrase, join_quote, pluralize
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
@@ -60,7 +60,7 @@ def getForbiddenHosts(handler: Mapping[str, Any], bad_hosts: list[str]) -> None:
             bad_hosts.append(host)
 
 
-def hostProbesAndHostLifecycleV1Dot34(pod: PodView) -> Forbidden | None:
+def hostProbesAndHostLifecycleV1Dot34(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_containers: set[str] = set()
     forbidden: set[str] = set()
     bad_hosts: list[str] = []
@@ -101,6 +101,7 @@ CHECK = Check(
             34,
             "hostProbesAndHostLifecycleV1Dot34",
             hostProbesAndHostLifecycleV1Dot34,
+            rego="hostProbesAndHostLifecycleV1Dot34",
             change="Forbids a host in the httpGet and tcpSocket handlers of probes and lifecycle hooks.",
         ),
     ),

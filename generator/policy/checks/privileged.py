@@ -13,11 +13,11 @@ spec.ephemeralContainers[*].securityContext.privileged
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
-def privileged_1_0(pod: PodView) -> Forbidden | None:
+def privileged_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     bad = [c.get("name") or "" for c in pod.containers if security_field(c, "privileged") is True]
     if not bad:
         return None
@@ -36,6 +36,6 @@ CHECK = Check(
         "spec.initContainers[*].securityContext.privileged",
         "spec.ephemeralContainers[*].securityContext.privileged",
     ),
-    versions=(CheckVersion(0, "privileged_1_0", privileged_1_0),),
+    versions=(CheckVersion(0, "privileged_1_0", privileged_1_0, rego="privileged_1_0"),),
     doc=__doc__ or "",
 )

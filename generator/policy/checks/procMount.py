@@ -13,20 +13,22 @@ spec.ephemeralContainers[*].securityContext.procMount
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.policy.checks._helpers import containers_phrase, join_quote, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
+from generator.policy.relaxations import USER_NAMESPACES
 
-PROC_MOUNT_TYPES = ("Default",)
 
-
-def procMount_1_0(pod: PodView) -> Forbidden | None:
-    """Forbids any procMount but Default, unconditionally (also procMount_restricted's check)."""
+def procMount_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    """Forbids any procMount but the allowed ones, unconditionally (also procMount_restricted's check)."""
+    allowed_types = allowed["proc_mount_types"]
     bad_containers: list[str] = []
     forbidden_types: set[str] = set()
     for c in pod.containers:
         proc_mount = security_field(c, "procMount")
-        if proc_mount is not None and proc_mount not in PROC_MOUNT_TYPES:
+        if proc_mount is not None and proc_mount not in allowed_types:
             bad_containers.append(c.get("name") or "")
             forbidden_types.add(proc_mount)
     if not bad_containers:
@@ -38,7 +40,15 @@ def procMount_1_0(pod: PodView) -> Forbidden | None:
     )
 
 
-_ALLOWED = {"proc_mount_types": PROC_MOUNT_TYPES}
+# Also the version procMount_restricted runs, with these allowed values, from v1.35.
+V1_0 = CheckVersion(
+    0,
+    "procMount_1_0",
+    procMount_1_0,
+    rego="procMount_1_0",
+    allowed={"proc_mount_types": ("Default",)},
+    change="Forbids any procMount other than Default.",
+)
 
 CHECK = Check(
     id="procMount",
@@ -50,22 +60,15 @@ CHECK = Check(
         "spec.ephemeralContainers[*].securityContext.procMount",
     ),
     versions=(
-        CheckVersion(
-            0,
-            "procMount_1_0",
-            procMount_1_0,
-            allowed=_ALLOWED,
-            change="Forbids any procMount other than Default.",
-        ),
+        V1_0,
         # Upstream's procMount1_35baseline is procMount_1_0 behind relaxPolicyForUserNamespacePod;
-        # the relaxation is data here, applied by the evaluator.
-        CheckVersion(
-            35,
-            "procMount1_35baseline",
-            procMount_1_0,
-            allowed=_ALLOWED,
+        # the relaxation is data here, applied by every engine.
+        replace(
+            V1_0,
+            minimum_minor=35,
+            name="procMount1_35baseline",
+            relaxations=(USER_NAMESPACES,),
             change="Allows any procMount in pods that set hostUsers: false.",
-            relax_user_namespaces=True,
         ),
     ),
     doc=__doc__ or "",

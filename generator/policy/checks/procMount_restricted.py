@@ -12,8 +12,10 @@ spec.ephemeralContainers[*].securityContext.procMount
 
 from __future__ import annotations
 
-from generator.policy.checks.procMount import PROC_MOUNT_TYPES, procMount_1_0
-from generator.policy.model import Check, CheckVersion
+from dataclasses import replace
+
+from generator.policy.checks import procMount
+from generator.policy.model import Check
 
 CHECK = Check(
     id="procMount_restricted",
@@ -24,15 +26,14 @@ CHECK = Check(
         "spec.initContainers[*].securityContext.procMount",
         "spec.ephemeralContainers[*].securityContext.procMount",
     ),
-    overrides=("procMount",),
     versions=(
-        # Baseline procMount relaxes for user-namespaced pods from v1.35; restricted keeps
-        # running the unconditional v1.0 check in its place.
-        CheckVersion(
-            35,
-            "procMount_1_0",
-            procMount_1_0,
-            allowed={"proc_mount_types": PROC_MOUNT_TYPES},
+        # Baseline procMount relaxes for user-namespaced pods from v1.35; restricted overrides it and
+        # keeps running the unconditional v1.0 check, with its allowed values, in its place.
+        replace(
+            procMount.V1_0,
+            minimum_minor=35,
+            rego="procMount.procMount_1_0",
+            overrides=("procMount",),
             change="Keeps forbidding any procMount but Default, even in user-namespaced pods.",
         ),
     ),

@@ -44,44 +44,31 @@ from collections.abc import Mapping
 from typing import Any
 
 from generator.policy.checks._helpers import join_quote, pluralize
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
-# The volume sources the restricted profile allows, sorted.
-VOLUME_TYPES: tuple[str, ...] = (
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim",
-    "projected", "secret",
-)  # fmt: skip
-# The restricted sources in the order upstream tests for them: a volume is reported under the
-# first one it sets, or "unknown" if it sets none.
-REPORTED_TYPES: tuple[str, ...] = (
-    "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
-    "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
-    "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
-)  # fmt: skip
 UNKNOWN_TYPE = "unknown"
 
-_VOLUME_TYPES = frozenset(VOLUME_TYPES)
 
-
-def _reported_type(volume: Mapping[str, Any]) -> str:
-    for source in REPORTED_TYPES:
+def _reported_type(volume: Mapping[str, Any], reported_types: tuple[str, ...]) -> str:
+    for source in reported_types:
         if volume.get(source) is not None:
             return source
     return UNKNOWN_TYPE
 
 
-def restrictedVolumes_1_0(pod: PodView) -> Forbidden | None:
+def restrictedVolumes_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    volume_types, reported_types = allowed["volume_types"], allowed["reported_types"]
     bad: list[str] = []
     bad_types: set[str] = set()
     for volume in pod.volumes:
         # The allowed test comes first: a volume that also sets an allowed source passes.
         for key, value in volume.items():
-            if value is not None and key in _VOLUME_TYPES:
+            if value is not None and key in volume_types:
                 break
         else:
             bad.append(volume.get("name") or "")
-            bad_types.add(_reported_type(volume))
+            bad_types.add(_reported_type(volume, reported_types))
     if not bad:
         return None
     return Forbidden(
@@ -93,20 +80,59 @@ def restrictedVolumes_1_0(pod: PodView) -> Forbidden | None:
     )
 
 
+V1_0 = CheckVersion(
+    0,
+    "restrictedVolumes_1_0",
+    restrictedVolumes_1_0,
+    rego="restrictedVolumes_1_0",
+    allowed={
+        # The volume sources the restricted profile allows, sorted.
+        "volume_types": (
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "image",
+            "persistentVolumeClaim",
+            "projected",
+            "secret",
+        ),
+        # The restricted sources in the order upstream tests for them: a volume is reported under the
+        # first one it sets, or "unknown" if it sets none.
+        "reported_types": (
+            "hostPath",
+            "gcePersistentDisk",
+            "awsElasticBlockStore",
+            "gitRepo",
+            "nfs",
+            "iscsi",
+            "glusterfs",
+            "rbd",
+            "flexVolume",
+            "cinder",
+            "cephfs",
+            "flocker",
+            "fc",
+            "azureFile",
+            "vsphereVolume",
+            "quobyte",
+            "azureDisk",
+            "photonPersistentDisk",
+            "portworxVolume",
+            "scaleIO",
+            "storageos",
+        ),
+    },
+    overrides=("hostPathVolumes",),
+    change="Forbids every volume source but the nine allowed ones, hostPath included.",
+)
+
 CHECK = Check(
     id="restrictedVolumes",
     level="restricted",
     control="Volume Types",
-    fields=tuple(f"spec.volumes[*].{source}" for source in REPORTED_TYPES),
-    overrides=("hostPathVolumes",),
-    versions=(
-        CheckVersion(
-            0,
-            "restrictedVolumes_1_0",
-            restrictedVolumes_1_0,
-            allowed={"volume_types": VOLUME_TYPES, "reported_types": REPORTED_TYPES},
-            change="Forbids every volume source but the nine allowed ones, hostPath included.",
-        ),
-    ),
+    fields=tuple(f"spec.volumes[*].{source}" for source in V1_0.allowed["reported_types"]),
+    versions=(V1_0,),
     doc=__doc__ or "",
 )

@@ -18,11 +18,12 @@ any value if "hostUsers" is false (from v1.35)
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
+from generator.policy.relaxations import USER_NAMESPACES
 
 
-def runAsNonRoot1_0(pod: PodView) -> Forbidden | None:
+def runAsNonRoot1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_setters: list[str] = []
     pod_non_root = False
     psc = pod.security_context
@@ -72,14 +73,16 @@ CHECK = Check(
             0,
             "runAsNonRoot1_0",
             runAsNonRoot1_0,
+            rego="runAsNonRoot1_0",
             change="Requires runAsNonRoot=true on the pod or every container; an explicit false fails.",
         ),
         CheckVersion(
             35,
             "runAsNonRoot1_35",
             runAsNonRoot1_0,
+            rego="runAsNonRoot1_0",
+            relaxations=(USER_NAMESPACES,),
             change="Allows any value in a user-namespaced pod (spec.hostUsers: false).",
-            relax_user_namespaces=True,
         ),
     ),
     doc=__doc__ or "",

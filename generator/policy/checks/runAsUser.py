@@ -18,11 +18,12 @@ any value if "hostUsers" is false (from v1.35)
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
+from generator.policy.relaxations import USER_NAMESPACES
 
 
-def runAsUser1_23(pod: PodView) -> Forbidden | None:
+def runAsUser1_23(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_setters: list[str] = []
     psc = pod.security_context
     # Only an explicit 0 fails; a pod-level 0 fails even if every container overrides it.
@@ -55,14 +56,16 @@ CHECK = Check(
             23,
             "runAsUser1_23",
             runAsUser1_23,
+            rego="runAsUser1_23",
             change="Forbids an explicit runAsUser=0 on the pod or any container.",
         ),
         CheckVersion(
             35,
             "runAsUser1_35",
             runAsUser1_23,
+            rego="runAsUser1_23",
+            relaxations=(USER_NAMESPACES,),
             change="Allows any value in a user-namespaced pod (spec.hostUsers: false).",
-            relax_user_namespaces=True,
         ),
     ),
     doc=__doc__ or "",

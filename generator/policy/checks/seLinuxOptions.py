@@ -31,22 +31,12 @@ spec.ephemeralContainers[*].securityContext.seLinuxOptions.role
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from generator.policy.checks._helpers import containers_phrase, join_quote, pluralize, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
-
-TYPES_1_0 = ("", "container_t", "container_init_t", "container_kvm_t")
-TYPES_1_31 = (*TYPES_1_0, "container_engine_t")
-
-
-def seLinuxOptions1_0(pod: PodView) -> Forbidden | None:
-    return seLinuxOptions(pod, TYPES_1_0)
-
-
-def seLinuxOptions1_31(pod: PodView) -> Forbidden | None:
-    return seLinuxOptions(pod, TYPES_1_31)
 
 
 class _Findings:
@@ -75,7 +65,9 @@ def validSELinuxOptions(opts: Mapping[str, Any], allowed_types: tuple[str, ...],
     return valid
 
 
-def seLinuxOptions(pod: PodView, allowed_types: tuple[str, ...]) -> Forbidden | None:
+def seLinuxOptions(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    """Upstream's shared seLinuxOptions, which seLinuxOptions1_0 and 1_31 call with their own types."""
+    allowed_types = allowed["types"]
     found: _Findings | None = None
     bad_setters: list[str] = []
 
@@ -112,6 +104,15 @@ def seLinuxOptions(pod: PodView, allowed_types: tuple[str, ...]) -> Forbidden | 
     )
 
 
+V1_0 = CheckVersion(
+    0,
+    "seLinuxOptions1_0",
+    seLinuxOptions,
+    rego="seLinuxOptions",
+    allowed={"types": ("", "container_t", "container_init_t", "container_kvm_t")},
+    change="Limits the SELinux type to the container types and forbids setting user or role.",
+)
+
 CHECK = Check(
     id="seLinuxOptions",
     level="baseline",
@@ -122,18 +123,12 @@ CHECK = Check(
         for where in ("", "containers[*].", "initContainers[*].", "ephemeralContainers[*].")
     ),
     versions=(
-        CheckVersion(
-            0,
-            "seLinuxOptions1_0",
-            seLinuxOptions1_0,
-            allowed={"types": TYPES_1_0},
-            change="Limits the SELinux type to the container types and forbids setting user or role.",
-        ),
-        CheckVersion(
-            31,
-            "seLinuxOptions1_31",
-            seLinuxOptions1_31,
-            allowed={"types": TYPES_1_31},
+        V1_0,
+        replace(
+            V1_0,
+            minimum_minor=31,
+            name="seLinuxOptions1_31",
+            allowed={"types": (*V1_0.allowed["types"], "container_engine_t")},
             change="Also allows the container_engine_t type.",
         ),
     ),

@@ -22,25 +22,22 @@ spec.ephemeralContainers[*].securityContext.seccompProfile.type
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
 ANNOTATION_KEY_POD = "seccomp.security.alpha.kubernetes.io/pod"
 ANNOTATION_KEY_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
-ANNOTATION_VALUES = ("docker/default", "runtime/default")
-ANNOTATION_PREFIXES = ("localhost/",)
-TYPES = ("Localhost", "RuntimeDefault")
 
 
-def validSeccomp(profile_type: str) -> bool:
-    return profile_type in TYPES
+def validSeccomp(profile_type: str, allowed: Allowed) -> bool:
+    return profile_type in allowed["types"]
 
 
-def validSeccompAnnotationValue(value: str) -> bool:
-    return value in ANNOTATION_VALUES or value.startswith(ANNOTATION_PREFIXES)
+def validSeccompAnnotationValue(value: str, allowed: Allowed) -> bool:
+    return value in allowed["annotation_values"] or value.startswith(allowed["annotation_prefixes"])
 
 
-def seccompProfileBaseline_1_0(pod: PodView) -> Forbidden | None:
+def seccompProfileBaseline_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
     """The alpha annotations only; an empty value is forbidden."""
     annotations = pod.annotations
     if not annotations:
@@ -49,14 +46,14 @@ def seccompProfileBaseline_1_0(pod: PodView) -> Forbidden | None:
 
     if ANNOTATION_KEY_POD in annotations:
         value = annotations[ANNOTATION_KEY_POD] or ""
-        if not validSeccompAnnotationValue(value):
+        if not validSeccompAnnotationValue(value, allowed):
             forbidden.add(f"{ANNOTATION_KEY_POD}={go_quote(value)}")
 
     for c in pod.containers:
         key = ANNOTATION_KEY_CONTAINER_PREFIX + (c.get("name") or "")
         if key in annotations:
             value = annotations[key] or ""
-            if not validSeccompAnnotationValue(value):
+            if not validSeccompAnnotationValue(value, allowed):
                 forbidden.add(f"{key}={go_quote(value)}")
 
     if not forbidden:
@@ -65,7 +62,7 @@ def seccompProfileBaseline_1_0(pod: PodView) -> Forbidden | None:
     return Forbidden("seccompProfile", f"forbidden {annotation_word} {', '.join(sorted(forbidden))}")
 
 
-def seccompProfileBaseline_1_19(pod: PodView) -> Forbidden | None:
+def seccompProfileBaseline_1_19(pod: PodView, allowed: Allowed) -> Forbidden | None:
     """The seccompProfile.type fields only; the annotations are ignored."""
     bad_setters: list[str] = []
     bad_values: set[str] = set()
@@ -73,7 +70,7 @@ def seccompProfileBaseline_1_19(pod: PodView) -> Forbidden | None:
     profile = spec_get(pod.security_context, "seccompProfile")
     if profile is not None:
         profile_type = profile.get("type") or ""
-        if not validSeccomp(profile_type):
+        if not validSeccomp(profile_type, allowed):
             bad_setters.append("pod")
             bad_values.add(profile_type)
 
@@ -82,7 +79,7 @@ def seccompProfileBaseline_1_19(pod: PodView) -> Forbidden | None:
         profile = security_field(c, "seccompProfile")
         if profile is not None:
             profile_type = profile.get("type") or ""
-            if not validSeccomp(profile_type):
+            if not validSeccomp(profile_type, allowed):
                 explicitly_bad_containers.append(c.get("name") or "")
                 bad_values.add(profile_type)
     if explicitly_bad_containers:
@@ -114,14 +111,19 @@ CHECK = Check(
             0,
             "seccompProfileBaseline_1_0",
             seccompProfileBaseline_1_0,
-            allowed={"annotation_values": ANNOTATION_VALUES, "annotation_prefixes": ANNOTATION_PREFIXES},
+            rego="seccompProfileBaseline_1_0",
+            allowed={
+                "annotation_values": ("docker/default", "runtime/default"),
+                "annotation_prefixes": ("localhost/",),
+            },
             change="Limits the alpha seccomp annotations of the pod and its containers.",
         ),
         CheckVersion(
             19,
             "seccompProfileBaseline_1_19",
             seccompProfileBaseline_1_19,
-            allowed={"types": TYPES},
+            rego="seccompProfileBaseline_1_19",
+            allowed={"types": ("Localhost", "RuntimeDefault")},
             change="Checks the seccompProfile.type fields instead of the annotations.",
         ),
     ),

@@ -15,17 +15,16 @@ Note: container-level fields may be undefined if pod-level field is specified.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.policy.checks._helpers import containers_phrase, join_quote
-from generator.policy.model import Check, CheckVersion, Forbidden
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
-
-# The seccompProfile.type values allowed, sorted.
-TYPES: tuple[str, ...] = ("Localhost", "RuntimeDefault")
-
-_TYPES = frozenset(TYPES)
+from generator.policy.relaxations import WINDOWS
 
 
-def seccompProfileRestricted_1_19(pod: PodView) -> Forbidden | None:
+def seccompProfileRestricted_1_19(pod: PodView, allowed: Allowed) -> Forbidden | None:
+    types = allowed["types"]
     bad_setters: list[str] = []
     bad_values: set[str] = set()
     pod_valid = False
@@ -33,7 +32,7 @@ def seccompProfileRestricted_1_19(pod: PodView) -> Forbidden | None:
     if psc is not None and (profile := psc.get("seccompProfile")) is not None:
         # `seccompProfile: {}` is an explicit profile of type "", not an unset one.
         kind = profile.get("type") or ""
-        if kind in _TYPES:
+        if kind in types:
             pod_valid = True
         else:
             bad_setters.append("pod")
@@ -48,7 +47,7 @@ def seccompProfileRestricted_1_19(pod: PodView) -> Forbidden | None:
                 implicitly_bad.append(c.get("name") or "")
             continue
         kind = profile.get("type") or ""
-        if kind not in _TYPES:
+        if kind not in types:
             explicitly_bad.append(c.get("name") or "")
             bad_values.add(kind)
     # Explicit bad values win, and only they are reported.
@@ -70,6 +69,16 @@ def seccompProfileRestricted_1_19(pod: PodView) -> Forbidden | None:
     return None
 
 
+V1_19 = CheckVersion(
+    19,
+    "seccompProfileRestricted_1_19",
+    seccompProfileRestricted_1_19,
+    rego="seccompProfileRestricted_1_19",
+    allowed={"types": ("Localhost", "RuntimeDefault")},  # sorted
+    overrides=("seccompProfile_baseline",),
+    change="Requires a RuntimeDefault or Localhost seccompProfile on the pod or on every container.",
+)
+
 CHECK = Check(
     id="seccompProfile_restricted",
     level="restricted",
@@ -80,22 +89,14 @@ CHECK = Check(
         "spec.initContainers[*].securityContext.seccompProfile.type",
         "spec.ephemeralContainers[*].securityContext.seccompProfile.type",
     ),
-    overrides=("seccompProfile_baseline",),
     versions=(
-        CheckVersion(
-            19,
-            "seccompProfileRestricted_1_19",
-            seccompProfileRestricted_1_19,
-            allowed={"types": TYPES},
-            change="Requires a RuntimeDefault or Localhost seccompProfile on the pod or on every container.",
-        ),
-        CheckVersion(
-            25,
-            "seccompProfileRestricted_1_25",
-            seccompProfileRestricted_1_19,
-            allowed={"types": TYPES},
+        V1_19,
+        replace(
+            V1_19,
+            minimum_minor=25,
+            name="seccompProfileRestricted_1_25",
+            relaxations=(WINDOWS,),
             change="Exempts Windows pods (spec.os.name: windows).",
-            exempt_windows=True,
         ),
     ),
     doc=__doc__ or "",

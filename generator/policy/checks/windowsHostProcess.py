@@ -15,11 +15,11 @@ spec.ephemeralContainers[*].securityContext.windowsOptions.hostProcess
 from __future__ import annotations
 
 from generator.policy.checks._helpers import containers_phrase, security_field
-from generator.policy.model import Check, CheckVersion, Forbidden, spec_get
+from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
 
-def windowsHostProcess_1_0(pod: PodView) -> Forbidden | None:
+def windowsHostProcess_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_containers = [
         c.get("name") or ""
         for c in pod.containers
@@ -52,6 +52,7 @@ CHECK = Check(
             0,
             "windowsHostProcess_1_0",
             windowsHostProcess_1_0,
+            rego="windowsHostProcess_1_0",
             change="Forbids hostProcess=true on the pod and its containers.",
         ),
     ),

@@ -2,7 +2,7 @@
 
 # Levels: which version of which check PSA runs per level and version, in its
 # order, and the evaluation of one object. Rendered from
-# generator.registry.active_checks.
+# generator.policy.registry.
 package lib.pss.levels
 
 import data.lib.pss
