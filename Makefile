@@ -18,6 +18,11 @@ generate: $(STAMP)
 	@echo ">> rendering out/"
 	$(VENV)/bin/pssgen generate
 
+## corpus: rebuild conformance/corpus, the project's own fixtures, from generator/parity/fixtures.py
+.PHONY: corpus
+corpus: $(STAMP)
+	$(PY) -m generator.parity.fixtures conformance/corpus
+
 ## tools: build the pinned OPA, gator and PSA oracle into .tools/ (skipped when present)
 tools: $(STAMP)
 	@echo ">> pinned tools (OPA, gator, upstream PSA oracle)"
