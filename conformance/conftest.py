@@ -1,4 +1,4 @@
-"""Shared, session-scoped harness for the conformance suite: the upstream oracle and corpus."""
+"""Shared, session-scoped harness for the conformance suite: the upstream oracle and the corpora."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, open_engine
-from generator.parity.corpus import Fixture, upstream_corpus
+from generator.parity.corpus import Fixture, load_corpus, upstream_corpus
+from generator.parity.fixtures import CORPUS_DIR
 from generator.parity.oracle import Oracle
 
 
@@ -22,6 +23,12 @@ def oracle() -> Iterator[Oracle]:
 def upstream_fixtures() -> list[Fixture]:
     """Every fixture of the pinned PSA module's test/testdata."""
     return upstream_corpus()
+
+
+@pytest.fixture(scope="session")
+def project_fixtures() -> list[Fixture]:
+    """Every fixture of the project's own corpus, conformance/corpus (generator/parity/fixtures.py builds it)."""
+    return load_corpus(CORPUS_DIR, strict=True)
 
 
 @pytest.fixture(scope="session", params=ENGINE_NAMES, ids=lambda name: f"engine={name}")

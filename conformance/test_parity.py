@@ -1,7 +1,8 @@
 """Every engine against the upstream PSA oracle: same verdicts, byte-identical reasons and details.
 
-One test body per corpus, parametrised by engine (conftest.py). A mismatch
-names the case, the engine, and the checks where they part.
+One test body per corpus (upstream's fixtures, the project's own in
+conformance/corpus, generated pods), parametrised by engine (conftest.py). A
+mismatch names the case, the engine, and the checks where they part.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from generator.engines import EngineBase
-from generator.parity.compare import Case, compare, fixture_cases, oracle_verdicts
+from generator.parity.compare import Case, compare, fixture_cases, fixture_expectation_problem, oracle_verdicts
 from generator.parity.corpus import Fixture
+from generator.parity.fixtures import entries_from
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR
 
@@ -43,6 +45,29 @@ def test_upstream_fixtures_at_their_own_level_and_version(
     cases = fixture_cases(upstream_fixtures)
     assert len(cases) >= 4500
     _assert_parity(engine, oracle, cases)
+
+
+@pytest.mark.slow
+def test_project_fixtures_where_psa_puts_them(oracle: Oracle, project_fixtures: list[Fixture]) -> None:
+    """PSA itself agrees with each project fixture's place: pass allowed, fail denied by the check it names."""
+    verdicts = oracle_verdicts(oracle, fixture_cases(project_fixtures))
+    problems = [
+        f"{fixture.id}: {problem}"
+        for fixture, verdict in zip(project_fixtures, verdicts, strict=True)
+        if (problem := fixture_expectation_problem(fixture, verdict)) is not None
+    ]
+    for entry, verdict in zip(entries_from(project_fixtures), verdicts, strict=True):
+        if entry.expect == "fail" and entry.check not in {v.check for v in verdict.violations}:
+            problems.append(f"{entry.path}: denied, but not by {entry.check}: {verdict.violations}")
+    assert len(project_fixtures) >= 1000, f"only {len(project_fixtures)} project fixtures loaded"
+    assert not problems, f"{len(problems)} of {len(project_fixtures)} fixtures misplaced:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_project_fixtures_at_their_own_level_and_version(
+    engine: EngineBase, oracle: Oracle, project_fixtures: list[Fixture]
+) -> None:
+    _assert_parity(engine, oracle, fixture_cases(project_fixtures))
 
 
 @pytest.mark.slow
