@@ -185,6 +185,13 @@ def add(pod: Obj, name: str, kind: str = "containers", **fields: Any) -> Obj:
     return new
 
 
+def add_nameless(pod: Obj, **fields: Any) -> Obj:
+    """Append a container with no name, which PSA's messages call ``""``."""
+    new = add(pod, "", **fields)
+    del new["name"]
+    return new
+
+
 def add_ephemeral(pod: Obj, **fields: Any) -> Obj:
     return add(pod, "ephemeral1", "ephemeralContainers", **fields)
 
@@ -309,6 +316,9 @@ def _allow_privilege_escalation(ctx: Context) -> Iterator[Case]:
     psc(p)["windowsOptions"] = {"runAsUserName": "ContainerUser"}
     sc(main_container(p))["allowPrivilegeEscalation"] = True
     yield fails("windowsOptions do not make a Windows pod", p)
+    p = ctx.pod()
+    sc(add_nameless(p))["allowPrivilegeEscalation"] = True
+    yield fails('a container with no name is named ""', p)
 
 
 APPARMOR_KEY = "container.apparmor.security.beta.kubernetes.io/"
@@ -365,6 +375,9 @@ def _apparmor(ctx: Context) -> Iterator[Case]:
     sc(add(p, "container2"))["appArmorProfile"] = {"type": "Unconfined"}
     sc(add_ephemeral(p))["appArmorProfile"] = {"type": "bogus"}
     yield fails("bad types sorted byte-wise and deduplicated, ephemeral container included", p)
+    p = ctx.pod()
+    sc(add_nameless(p))["appArmorProfile"] = {"type": "Unconfined"}
+    yield fails('a container with no name is named ""', p)
     yield fails("annotation unconfined", apparmor(ctx.pod(), "container1", "unconfined"))
     yield fails(
         "annotation docker/default is not allowed",
@@ -608,6 +621,9 @@ def _host_ports(ctx: Context) -> Iterator[Case]:
     add_ephemeral(p, ports=_ports(3))
     yield fails("init, regular and ephemeral containers, in visit order", p)
     p = ctx.pod()
+    add_nameless(p, ports=[{"hostPort": 5}])
+    yield fails('a container with no name is named ""; a port with only a hostPort', p)
+    p = ctx.pod()
     p["spec"]["hostNetwork"] = True
     main_container(p)["ports"] = [{"containerPort": 8080}]
     yield fails("a hostNetwork pod's hostPort defaults to its containerPort", p)
@@ -685,6 +701,9 @@ def _host_probes(ctx: Context) -> Iterator[Case]:
     _probe_host(main_container(p), "livenessProbe", "tcpSocket", "y")
     yield fails("one name twice is one container", p)
     p = ctx.pod()
+    add_nameless(p, livenessProbe={"httpGet": {"port": 80, "host": "B"}, "tcpSocket": {"port": 80, "host": "a"}})
+    yield fails('a container with no name is named ""; hosts sorted byte-wise', p)
+    p = ctx.pod()
     init(p)["restartPolicy"] = "Always"
     _probe_host(init(p), "livenessProbe", "httpGet", "i")
     yield fails("a sidecar init container", p)
@@ -711,6 +730,9 @@ def _privileged(ctx: Context) -> Iterator[Case]:
     for container in every(p):
         sc(container)["privileged"] = True
     yield fails("both containers, in visit order", p)
+    p = ctx.pod()
+    sc(add_nameless(p))["privileged"] = True
+    yield fails('a container with no name is named ""', p)
 
 
 def _proc_mount(ctx: Context) -> Iterator[Case]:
@@ -832,6 +854,9 @@ def _run_as_non_root(ctx: Context) -> Iterator[Case]:
     sc(add(p, "container2"))["runAsNonRoot"] = True
     yield fails("pod unset, one container true, others unset", p)
     p = ctx.pod()
+    sc(add_nameless(p))["runAsNonRoot"] = False
+    yield fails('a container with no name is named ""', p)
+    p = ctx.pod()
     psc(p)["runAsNonRoot"] = False
     yield fails("a CronJob whose template sets runAsNonRoot: false", workload("CronJob", p))
     yield passes("a CronJob with the minimal valid template", workload("CronJob", ctx.pod()))
@@ -872,6 +897,9 @@ def _run_as_user(ctx: Context) -> Iterator[Case]:
     for container in every(p):
         sc(container)["runAsUser"] = 0
     yield fails("pod, init, regular and ephemeral containers 0", p)
+    p = ctx.pod()
+    sc(add_nameless(p))["runAsUser"] = 0
+    yield fails('a container with no name is named ""', p)
 
 
 def _selinux(ctx: Context) -> Iterator[Case]:
@@ -921,7 +949,8 @@ def _selinux(ctx: Context) -> Iterator[Case]:
     known = next((t for t in types if t), "container_t")
     p = ctx.pod()
     sc(main_container(p))["seLinuxOptions"] = {"type": known.capitalize()}
-    yield fails("types are case-sensitive", p)
+    sc(add_nameless(p))["seLinuxOptions"] = {"type": "spc_t"}
+    yield fails('types are case-sensitive; a container with no name is named ""', p)
 
 
 SECCOMP_POD_KEY = "seccomp.security.alpha.kubernetes.io/pod"
@@ -966,6 +995,9 @@ def _seccomp_annotation_cases(ctx: Context, bad: Expect) -> Iterator[Case]:
     p = annotate(ctx.pod(), {SECCOMP_CONTAINER_KEY + "ephemeral1": "unconfined"})
     add_ephemeral(p)
     yield Case(bad, f"an ephemeral container's annotation{checked}", p)
+    p = annotate(ctx.pod(), {SECCOMP_CONTAINER_KEY: "unconfined"})
+    add_nameless(p)
+    yield Case(bad, f"a container with no name has the bare prefix as its annotation key{checked}", p)
     yield Case(bad, f"a value Go-quotes{checked}", annotate(ctx.pod(), {SECCOMP_POD_KEY: 'a"b\n\x01\\'}))
     yield Case(
         bad,
