@@ -74,10 +74,6 @@ class Context:
     minor: int
     version: CheckVersion | None  # None only before the check's first version (a "not yet" case)
 
-    @property
-    def restricted(self) -> bool:
-        return self.level == "restricted"
-
     def pod(self) -> Obj:
         """A fresh copy of the minimal valid pod for this level and minor."""
         return minimal_pod(self.level, self.minor)
