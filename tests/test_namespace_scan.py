@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.engines import ENGINE_NAMES, PythonEngine, Request
 from generator.manifests import ReadError, read_text
-from generator.manifests import reader as manifests
+from generator.manifests import pieces as manifests
 from generator.policy.model import Result
 from generator.policy.namespaces import default_policy
 from generator.policy.versions import LATEST, Version, parse_version

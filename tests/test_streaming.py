@@ -23,7 +23,8 @@ import generator.cli.check
 from generator.cli import cli
 from generator.engines import PythonEngine
 from generator.manifests import MAX_ALIAS_EXPANSION, MAX_DEPTH, Document, ReadError, read_paths, read_text
-from generator.manifests import reader as manifests
+from generator.manifests import pieces as manifests
+from generator.manifests import stream as manifest_stream
 from generator.policy.versions import parse_version
 from generator.scan import scan, scan_parallel
 
@@ -276,7 +277,7 @@ def traced_peak(count: int) -> tuple[int, int]:
 
 
 def test_a_list_is_never_held_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(manifests, "BLOCK_SIZE", 1 << 14)
+    monkeypatch.setattr(manifest_stream, "BLOCK_SIZE", 1 << 14)
     _, small_peak = traced_peak(800)
     large, large_peak = traced_peak(3200)
     assert large_peak < large // 4

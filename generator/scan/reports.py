@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from generator import __version__
-from generator.manifests.reader import ReadError
+from generator.manifests import ReadError
 from generator.policy.model import Check, Violation
 from generator.policy.registry import CHECKS
 from generator.scan.stream import Outcome

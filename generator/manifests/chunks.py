@@ -1,0 +1,120 @@
+"""Every document of a byte stream, chunk by chunk (``read_text``): each chunk read as JSON or as YAML.
+
+- JSON documents (a document starting with ``{`` or ``[``) are read whole and
+  strictly by ``json`` (no duplicate keys, no NaN); YAML is the fallback for
+  flow-style YAML that merely looks like JSON. JSON Lists are not streamed.
+
+A chunk that breaks costs only itself: the next one is read all the same.
+Files and pieces (``generator.manifests.files``, ``.pieces``) read through here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Collection, Generator, Iterator
+from typing import Any
+
+from generator.manifests.documents import MAX_DEPTH, Document, ReadError, _api_message, _expand, _one_line
+from generator.manifests.shape import NotJSONError, as_api_json
+from generator.manifests.stream import _Chunk, _Input
+from generator.manifests.yaml_events import _YamlReader
+
+# A `\uD800`-style escape of half a surrogate pair (JSON, and PyYAML's Python scanner, let them through).
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
+
+
+def _api_document(source: str, index: int, value: Any, line: int | None, text: str) -> Iterator[Document | ReadError]:
+    """A whole (JSON) document as the API server would receive it, expanded; or why it cannot be."""
+    try:
+        surrogates = "\\" in text and _SURROGATE_ESCAPE.search(text) is not None
+        value = as_api_json(value, MAX_DEPTH, surrogates=surrogates)
+    except NotJSONError as exc:
+        yield ReadError(source, index, _api_message(exc))
+        return
+    yield from _expand(source, index, value, line)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise ValueError(f"duplicate key {key!r}")
+        mapping[key] = value
+    return mapping
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_value(text: str) -> tuple[Any, Exception | None]:
+    """The chunk as strict JSON (no duplicate keys, no NaN): ``(value, None)`` or ``(None, why not)``."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant), None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        return None, exc
+
+
+def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | ReadError, None, int]:
+    """A chunk that starts like JSON: read whole, as JSON exactly; YAML (its superset) is the lenient fallback."""
+    chunk.controls = True
+    data = chunk.read_all()
+    if chunk.problem is not None:
+        yield ReadError(source, index, chunk.problem.message)
+        return index + 1
+    text = data.decode("utf-8")
+    value, json_error = _json_value(text)
+    if json_error is None:
+        line = chunk.line_offset + text[: len(text) - len(text.lstrip())].count("\n") + 1
+        yield from _api_document(source, index, value, line, text)
+        return index + 1
+    replay = _Input(io.BytesIO(data).read)
+    replay.start()
+    reader = _YamlReader(source, _Chunk(source, replay, chunk.line_offset), index, None)
+    return (yield from reader.read(json_error))
+
+
+def _read_chunk(source: str, chunk: _Chunk, index: int, kinds: Collection[str] | None,
+                ) -> Generator[Document | ReadError, None, int]:  # fmt: skip
+    """Every document of one chunk; returns the index after its last."""
+    if not chunk.first_byte():
+        return index
+    try:
+        if chunk.first_byte() in (b"{", b"["):
+            return (yield from _read_json(source, chunk, index))
+        return (yield from _YamlReader(source, chunk, index, kinds).read())
+    except OSError:
+        raise
+    except Exception as exc:  # a last resort: one line, never a traceback, and the next chunk still read
+        yield ReadError(source, index, f"cannot read document: {type(exc).__name__}: {_one_line(exc)}")
+        return index + 1
+
+
+def _read_stream(
+    source: str, read: Callable[[int], bytes], kinds: Collection[str] | None = None, *,
+    index: int = 0, line_offset: int = 0, chunks: int | None = None,
+) -> Generator[Document | ReadError, None, int]:  # fmt: skip
+    """Every document of a byte stream (or its first ``chunks`` that hold something), a block at a time.
+
+    A broken document costs only itself. Returns the index after the last document.
+    """
+    stream = _Input(read)
+    refused = stream.start()
+    if refused is not None:
+        yield ReadError(source, None, refused)
+        return index
+    while True:
+        chunk = _Chunk(source, stream, line_offset)
+        if chunks is not None and chunk.first_byte():
+            chunks -= 1
+        index = yield from _read_chunk(source, chunk, index, kinds)
+        line_offset += chunk.drain()
+        if chunks == 0 or not stream.next_chunk():
+            return index
+
+
+def read_text(source: str, data: bytes, kinds: Collection[str] | None = None) -> Iterator[Document | ReadError]:
+    """Parse every document in ``data``; a broken document costs only itself."""
+    return _read_stream(source, io.BytesIO(data).read, kinds)

@@ -1,0 +1,321 @@
+"""The byte stream: read a block at a time, checked, and cut into chunks at ``---`` lines, none held whole.
+
+- Input is read a block at a time and never held whole (regular files of up to
+  ``SMALL_FILE`` bytes are read in one call, in ``generator.manifests.files``):
+  documents are cut at ``---`` lines as they stream past, as Kubernetes' own
+  YAML reader cuts them, so a broken document (bad syntax, bytes that are not
+  UTF-8, a NUL byte) costs only itself, not the rest of its file.
+- Only UTF-8 is read (a UTF-8 byte order mark is allowed): the API server takes
+  UTF-8 JSON only, so UTF-16/32 files are refused with a clear line, not guessed.
+  Bytes are checked as they are read (NUL, UTF-8, YAML's printable set), with
+  the position in the file, before any parser sees them.
+
+Nothing here knows YAML or JSON: a ``_Chunk`` is what a parser reads from.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BLOCK_SIZE = 1 << 20  # bytes read from a stream at a time
+
+# A line that is `---`, optionally followed by blanks and a comment: Kubernetes' YAMLReader's separator.
+_SEPARATOR = re.compile(rb"^---[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
+_FOREIGN_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)  # fmt: skip
+# What YAML's reader refuses (libyaml and PyYAML alike), NUL aside: as bytes for ASCII text, as text otherwise.
+_ASCII_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_BLANK = b" \t\r\n"
+
+
+def _only_directives(chunk: bytes) -> bool:
+    """Whether a leading chunk holds nothing but ``%`` directives (and blanks, comments): they belong to the next."""
+    lines = [line.strip() for line in chunk.splitlines()]
+    content = [line for line in lines if line and not line.startswith(b"#")]
+    return bool(content) and all(line.startswith(b"%") for line in content)
+
+
+def _incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end of ``data`` start a UTF-8 sequence that is not complete yet."""
+    for back in range(1, min(3, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: look further back for the lead
+            continue
+        need = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4 if byte >> 3 == 0b11110 else 1
+        return back if need > back else 0
+    return 0
+
+
+class _Input:
+    """A byte stream, read a block at a time, cut into chunks at separator lines (none held whole)."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+        self._buf = b""
+        self._pos = 0  # the next byte of _buf to hand out
+        self._from = 0  # where in _buf to look on for a "\n---" that ends the current chunk
+        self._safe = 0  # bytes of _buf before here hold no separator line (the chunk's own first line aside)
+        self._end: int | None = None  # where the current chunk ends in _buf, once found
+        self._eof = False
+        self._ignore: int | None = None  # a separator position that does not cut (directives before the first)
+        self._base = 0  # the input's offset of _buf[0]
+
+    @property
+    def position(self) -> int:
+        """The input's offset of the next byte to hand out."""
+        return self._base + self._pos
+
+    def start(self) -> str | None:
+        """Check how the input begins: a foreign byte order mark is refused, a UTF-8 one dropped."""
+        while len(self._buf) < 4 and self._fill():
+            pass
+        for bom, encoding in _FOREIGN_BOMS:
+            if self._buf.startswith(bom):
+                return f"{encoding} text (byte order mark); only UTF-8 is read"
+        if self._buf.startswith(codecs.BOM_UTF8):
+            self._pos = self._from = self._safe = len(codecs.BOM_UTF8)
+        while self._buf.find(b"\n", self._pos) < 0 and self._fill():
+            pass
+        if _SEPARATOR.match(self._buf, self._pos, len(self._buf) if self._eof else self._buf.find(b"\n", self._pos)):
+            self._end = self._pos  # the input starts with a separator: its first chunk is empty
+            return None
+        if self._first_content_line().startswith(b"%"):
+            # A first chunk of nothing but `%` directives belongs to the next one: look for its end while it is small.
+            while self._end is None and len(self._buf) - self._pos < 65536 and self._fill():
+                self._find_end()
+            self._find_end()
+            if self._end is not None and _only_directives(self._buf[self._pos : self._end]):
+                self._ignore, self._end = self._end, None
+                self._find_end()
+        return None
+
+    def _first_content_line(self) -> bytes:
+        """The start of the first line that is not blank or a comment (as far as 64 KiB), to spot directives."""
+        at = self._pos
+        while len(self._buf) - self._pos < 65536:
+            end = self._buf.find(b"\n", at)
+            if end < 0:
+                if not self._fill():
+                    return self._buf[at:].strip()
+                continue
+            line = self._buf[at:end].strip()
+            if line and not line.startswith(b"#"):
+                return line
+            at = end + 1
+        return b""
+
+    def _fill(self) -> bool:
+        """Read one more block; False at the end of the input."""
+        if self._eof:
+            return False
+        block = self._read(BLOCK_SIZE)
+        if not block:
+            self._eof = True
+            return False
+        if self._pos > len(self._buf) // 2:  # drop what was handed out, keeping positions consistent
+            cut = self._pos
+            self._buf = self._buf[cut:] + block
+            self._base += cut
+            self._pos -= cut
+            self._from = max(self._from - cut, 0)
+            self._safe -= cut
+            self._end = None if self._end is None else self._end - cut
+            self._ignore = None if self._ignore is None or self._ignore < cut else self._ignore - cut
+        else:
+            self._buf += block
+        return True
+
+    def _find_end(self) -> None:
+        """Look, in the complete lines buffered, for the separator line that ends the current chunk."""
+        if self._end is not None:
+            return
+        buf = self._buf
+        limit = len(buf) if self._eof else buf.rfind(b"\n") + 1
+        at = self._from
+        while True:
+            found = buf.find(b"\n---", at, limit)
+            if found < 0:
+                break
+            line = found + 1
+            if line != self._ignore and _SEPARATOR.match(buf, line, limit):
+                self._end = self._safe = line
+                return
+            at = line
+        self._safe = max(self._safe, limit)
+        self._from = max(self._from, limit - 1)
+        if self._eof:
+            self._end = len(buf)
+
+    def take(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the current chunk; b"" once it is over."""
+        while True:
+            self._find_end()
+            stop = self._end if self._end is not None else self._safe
+            if stop > self._pos:
+                data = self._buf[self._pos : min(stop, self._pos + size)]
+                self._pos += len(data)
+                return data
+            if self._end is not None or not self._fill():
+                self._find_end()
+                if self._end is not None and self._end <= self._pos:
+                    return b""
+
+    def lookahead(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the current chunk past what was handed out, without handing them out."""
+        while True:
+            self._find_end()
+            stop = len(self._buf) if self._end is None else self._end
+            if stop - self._pos >= size or self._end is not None or not self._fill():
+                return self._buf[self._pos : min(stop, self._pos + size)]
+
+    def next_chunk(self) -> bool:
+        """Move past the current chunk (it must be read to its end); False when the input is over."""
+        self._find_end()
+        if self._end is None or self._pos < self._end:
+            raise RuntimeError("the current chunk is not read to its end")
+        self._end = None
+        self._from = self._pos  # the chunk starts with its own separator line: look past it
+        return self._pos < len(self._buf) or self._fill()
+
+
+@dataclass(frozen=True, slots=True)
+class _BadBytes:
+    """Bytes no parser may see, and where: reading stops there."""
+
+    message: str
+    chars: int  # characters of the chunk before them (parsers' marks count characters)
+
+
+class _Chunk:
+    """One stretch between separator lines, handed to a parser piece by piece and checked as it goes.
+
+    A NUL byte, bytes that are not UTF-8 and characters YAML refuses stop the
+    chunk where they are (a piece holding a NUL is not handed out at all): the
+    parser sees an early end, and ``problem`` says why, with the position in
+    the file, so a document or item that reached that point is reported, not read.
+    """
+
+    def __init__(self, source: str, stream: _Input, line_offset: int, controls: bool = False) -> None:
+        self.name = source  # parsers name their stream
+        self._stream = stream
+        self.line_offset = line_offset
+        self.controls = controls  # let control characters through (JSON reads them, and says where it balks)
+        self.problem: _BadBytes | None = None
+        self._head = b""  # bytes looked at, not handed out yet
+        self._lines = 0  # newlines handed out
+        self._served = 0  # bytes handed out
+        self._chars = 0  # characters handed out
+        self._line_start = 0  # chunk offset where the line being handed out starts
+        self._dropped = 0  # newlines in bytes bad bytes kept from the parser
+
+    def first_byte(self) -> bytes:
+        """The first byte that is not a blank (b"" when there is none), to tell JSON from YAML."""
+        while True:
+            stripped = self._head.lstrip(_BLANK)
+            if stripped:
+                return stripped[:1]
+            more = self._stream.take(BLOCK_SIZE)
+            if not more:
+                return b""
+            self._head += more
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` checked bytes (b"" at the end of the chunk, or where bad bytes stop it)."""
+        while self.problem is None:
+            data = self._head or self._stream.take(size)
+            self._head = b""
+            if not data:
+                return b""
+            held = _incomplete_tail(data)
+            if held:
+                more = self._stream.take(4)  # complete the character, or learn that it never will be
+                data += more
+                held = _incomplete_tail(data) if more else 0
+                if held:
+                    self._head, data = data[-held:], data[:-held]
+            if data:
+                return self._check(data)
+        return b""
+
+    def read_all(self) -> bytes:
+        pieces = []
+        while piece := self.read(BLOCK_SIZE):
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def drain(self) -> int:
+        """Skip what is left of the chunk; returns its number of lines, for the next one's positions."""
+        lines = self._lines + self._dropped + self._head.count(b"\n")
+        self._head = b""
+        while piece := self._stream.take(BLOCK_SIZE):
+            lines += piece.count(b"\n")
+        return lines
+
+    def _where(self, data: bytes, offset: int) -> str:
+        line = self.line_offset + self._lines + data.count(b"\n", 0, offset) + 1
+        newline = data.rfind(b"\n", 0, offset)
+        column = offset - newline if newline >= 0 else self._served + offset - self._line_start + 1
+        return f"line {line}, column {column}"
+
+    def _check(self, data: bytes) -> bytes:
+        """``data`` up to its first problem, handed out; the problem recorded, with its position in the file.
+
+        A NUL byte says "binary data", also when it comes soon (64 KiB) after
+        another problem: the clearer word for such a file.
+        """
+        nul = data.find(b"\x00")
+        clean, chars, problem = self._clean(data if nul < 0 else data[:nul])
+        if problem is None and nul < 0:
+            return self._hand(clean, chars)
+        self._dropped += data.count(b"\n", len(clean))  # not handed out, but lines all the same
+        if problem is not None:
+            data += self._stream.lookahead(65536)
+            nul = data.find(b"\x00", len(clean))
+        if nul >= 0:
+            problem = f"binary data, not text (NUL byte at {self._where(data, nul)})"
+        assert problem is not None
+        self.problem = _BadBytes(problem, self._chars + chars)
+        return self._hand(clean, chars)
+
+    def _clean(self, data: bytes) -> tuple[bytes, int, str | None]:
+        """``data`` up to its first problem, its length in characters, and the problem's words (None if none)."""
+        if data.isascii():
+            control = None if self.controls else _ASCII_CONTROL.search(data)
+            if control is None:
+                return data, len(data), None
+            bad = control.start()
+            return data[:bad], bad, self._control(data, bad, data[bad])
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = data[: exc.start].decode("utf-8")
+            control = None if self.controls else _NOT_PRINTABLE.search(text)
+            if control is None:
+                where = self._where(data, exc.start)
+                problem = f"not UTF-8 text (byte 0x{data[exc.start]:02X} at {where}); only UTF-8 is read"
+                return data[: exc.start], len(text), problem
+        else:
+            control = None if self.controls else _NOT_PRINTABLE.search(text)
+            if control is None:
+                return data, len(text), None
+        offset = len(text[: control.start()].encode("utf-8"))
+        return data[:offset], control.start(), self._control(data, offset, ord(control.group()))
+
+    def _control(self, data: bytes, offset: int, character: int) -> str:
+        return (f"invalid YAML at {self._where(data, offset)}: control characters are not allowed "
+                f"(character U+{character:04X})")  # fmt: skip
+
+    def _hand(self, data: bytes, chars: int) -> bytes:
+        newlines = data.count(b"\n")
+        if newlines:
+            self._lines += newlines
+            self._line_start = self._served + data.rfind(b"\n") + 1
+        self._served += len(data)
+        self._chars += chars
+        return data
