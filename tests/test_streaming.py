@@ -8,25 +8,29 @@ same readings must come out of ``--jobs`` (pieces read by worker processes).
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-import generator.cli.check
 from generator.cli import cli
 from generator.engines import PythonEngine
 from generator.manifests import MAX_ALIAS_EXPANSION, MAX_DEPTH, Document, ReadError, read_paths, read_text
 from generator.manifests import pieces as manifests
 from generator.manifests import stream as manifest_stream
 from generator.policy.versions import parse_version
-from generator.scan import scan, scan_parallel
+from generator.scan import Outcome, scan, scan_parallel
+from generator.scan.stream import WorkerError
 
 
 def item(i: int, extra: str = "") -> str:
@@ -284,7 +288,9 @@ def test_a_list_is_never_held_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     assert large_peak < small_peak * 1.5, (small_peak, large_peak)  # four times the input, not more memory
 
 
-def test_the_pure_python_parser_streams_the_same(tmp_path: Path) -> None:
+def test_the_pure_python_parser_streams_the_same(
+    tmp_path: Path, run_bounded: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     path = tmp_path / "export.yaml"
     path.write_text(export(20, {3: item(3, "  kind: Pod\n"), 7: bomb_item()}))
     script = (
@@ -292,7 +298,7 @@ def test_the_pure_python_parser_streams_the_same(tmp_path: Path) -> None:
         "print(json.dumps([[e.item, e.line] if isinstance(e, Document) else [e.item, e.message] "
         "for e in read_paths(sys.argv[1:])]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    out = run_bounded([sys.executable, "-c", script, str(path)], timeout=120, check=True)
     fast = [[e.item, e.line] if isinstance(e, Document) else [e.item, e.message] for e in read_paths([str(path)])]
     assert json.loads(out.stdout) == fast
 
@@ -309,19 +315,20 @@ def test_cli_reads_a_list_from_stdin_with_item_lines() -> None:
 
 
 def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    check = importlib.import_module("generator.cli.check")  # the module: `generator.cli.check` is the command
     clock = iter(range(0, 10_000))
-    monkeypatch.setattr(generator.cli.check.time, "monotonic", lambda: float(next(clock)))
-    shown = generator.cli.check._Progress(True)
+    monkeypatch.setattr(check.time, "monotonic", lambda: float(next(clock)))
+    shown = check._Progress(True)
     for _ in range(512):
         shown.tick()
     shown.clear()
-    hidden = generator.cli.check._Progress(False)
+    hidden = check._Progress(False)
     for _ in range(512):
         hidden.tick()
     err = capsys.readouterr().err
     assert "512 objects" in err and "objects/s" in err
     assert err.endswith("\r" + " " * len("512 objects, 256 objects/s ") + "\r")
-    assert generator.cli.check._Progress(False).shown is False
+    assert check._Progress(False).shown is False
 
 
 # ---------------------------------------------------------------- --jobs: the same readings from pieces
@@ -336,7 +343,7 @@ def both(paths: list[str], **kwargs: object) -> tuple[list[object], list[object]
 
 @pytest.fixture
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pieces of a few KiB, so small Lists are cut (workers are forked: they see it too)."""
+    """Pieces of a few KiB, so small Lists are cut (here: workers only read the pieces they are sent)."""
     monkeypatch.setattr(manifests, "PIECE_SIZE", 2048)
 
 
@@ -394,6 +401,39 @@ def test_jobs_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert runs[0].stdout == runs[1].stdout
     result = CliRunner().invoke(cli, ["check", str(path), "--jobs", "2", "--engine", "opa"])
     assert result.exit_code == 2 and "python engine" in result.output
+
+
+def a_scan_underway(folder: Path) -> Generator[object, None, None]:
+    """A ``--jobs`` scan of 60 files (a piece each), read up to its first entry: its workers are running."""
+    for i in range(60):
+        (folder / f"p{i:02}.yaml").write_text(item(i)[2:].replace("\n  ", "\n"))
+    found = scan_parallel([str(folder)], 2, "python", "restricted", parse_version("latest"))
+    assert isinstance(next(found), Outcome)
+    return found
+
+
+def test_jobs_stopped_early_leave_no_worker(tmp_path: Path, pool_workers: Callable[[], list[Any]]) -> None:
+    found = a_scan_underway(tmp_path)
+    assert len(pool_workers()) == 2  # the check below can see them
+    found.close()  # a consumer that stops reading (GeneratorExit at the yield)
+    assert pool_workers() == []
+
+
+def test_a_killed_worker_fails_the_scan_and_leaves_none(tmp_path: Path, pool_workers: Callable[[], list[Any]]) -> None:
+    found = a_scan_underway(tmp_path)
+    os.kill(pool_workers()[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
+    with pytest.raises(WorkerError, match=r"a --jobs worker \(pid \d+\) was killed by SIGKILL"):
+        for _ in found:
+            pass
+    assert pool_workers() == []
+
+
+def test_a_worker_killed_just_before_the_end_leaves_none(tmp_path: Path, pool_workers: Callable[[], list[Any]]) -> None:
+    # ProcessPoolExecutor hung here for good: the killed worker held the lock of the queue the others read.
+    found = a_scan_underway(tmp_path)
+    os.kill(pool_workers()[0].pid, signal.SIGKILL)
+    found.close()
+    assert pool_workers() == []
 
 
 def pieces_of(text: str) -> Iterator[object]:

@@ -16,16 +16,25 @@ three modes (PSA caches results per LevelVersion the same way).
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import json
 import multiprocessing
+import multiprocessing.connection
+import os
 import re
+import signal
+import sys
+import traceback
 from collections import deque
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from multiprocessing.pool import AsyncResult
-from typing import IO, Any
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import IO, Any, TypeAlias
 
 from generator.engines import EngineBase, Request, open_engine
+from generator.errors import PssgenError
 from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
 from generator.manifests.shape import conform
 from generator.policy.model import Result
@@ -376,36 +385,231 @@ class _Reading:
         """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
         if self.skim and piece.kind != "rest" and not might_hold(piece.data, self.kinds):
             return [], 0, True
-        entries, documents, stands = read_piece(piece, self.kinds)
+        read, documents, stands = read_piece(piece, self.kinds)
         if not stands:
             return [], documents, False
-        if self.engine is not None:
-            found = scan(entries, self.engine, self.level, self.version, policies=self.policies,
-                         label_errors=self.label_errors)  # fmt: skip
-            entries = list(found)
-        return entries, documents, True
+        if self.engine is None:
+            return read, documents, True
+        found = scan(read, self.engine, self.level, self.version, policies=self.policies,
+                     label_errors=self.label_errors)  # fmt: skip
+        return list(found), documents, True
 
 
-_worker: _Reading | None = None  # in a worker process
+_Answer: TypeAlias = tuple[list[Any], int, bool]
 
 
-def _start_worker(engine: str | None, *settings: Any) -> None:
-    global _worker
-    _worker = _Reading(None if engine is None else open_engine(engine), *settings)
+class WorkerError(PssgenError):
+    """A ``--jobs`` worker died (killed: SIGKILL, the out-of-memory killer) or could not read: the scan cannot end."""
 
 
-def _read_in_worker(piece: Piece) -> tuple[list[Any], int, bool]:
-    assert _worker is not None
-    return _worker.read(piece)
+# What the fork server imports once, so that each worker it forks starts with it: this module, which imports the
+# engines, the reader and the checks (half a second a worker otherwise).
+PRELOAD = [__name__]
+
+
+def _preload() -> list[str]:
+    """``PRELOAD``, unless the fork server would import another pssgen than this process runs.
+
+    Up to Python 3.12.7 the fork server imports its preloads with the
+    current directory first on ``sys.path``, not with this process's
+    ``sys.path`` (CPython gh-117378); a ``generator`` package there would
+    shadow this one. Without preloads, each worker imports pssgen itself,
+    after it has been given this process's ``sys.path``.
+    """
+    package = sys.modules[__name__.partition(".")[0]]
+    found = importlib.machinery.PathFinder.find_spec(package.__name__, [os.getcwd()])
+    if found is not None and found.origin != package.__file__:
+        return []
+    return PRELOAD
+
+
+def _pool_context() -> BaseContext:
+    """Where workers come from: a fork server (or a fresh interpreter each), never a fork of this process.
+
+    A fork copies only the forking thread, with every lock as it was at that
+    instant: a worker forked while another thread of this process held a
+    lock (an HTTP client's, a logging handler's) can block on it forever.
+    The fork server is a single-threaded process started once (by fork and
+    exec); the workers it forks inherit nothing of ours but what is pickled.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_preload())  # taken into account when the server first starts
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _serve(conn: Connection, origin: str, engine: str | None, settings: tuple[Any, ...]) -> None:
+    """A worker: reads each piece its pipe brings and sends back the reading, until the pipe closes.
+
+    Ctrl-C is left to the parent: the terminal's SIGINT reaches the whole
+    process group, and the parent answers it by closing the pipes. A
+    failure is sent back as ``(False, (is_pssgen_error, text))`` and ends
+    the worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if os.path.realpath(__file__) != origin:
+            raise WorkerError(f"a --jobs worker runs pssgen from {__file__}, not from {origin} as its parent does; "
+                              "run pssgen from another directory, or with --jobs 1")  # fmt: skip
+        running = None if engine is None else open_engine(engine)
+    except BaseException as exc:
+        _send_failure(conn, exc)
+        return
+    reading = _Reading(running, *settings)
+    try:
+        while True:
+            try:
+                piece = conn.recv()
+            except EOFError:  # the parent closed the pipe: the run is over
+                return
+            try:
+                answer: tuple[bool, Any] = (True, reading.read(piece))
+                conn.send(answer)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+            except BaseException as exc:
+                _send_failure(conn, exc)
+                return
+    finally:
+        if running is not None:
+            running.close()
+
+
+def _send_failure(conn: Connection, exc: BaseException) -> None:
+    text = str(exc) if isinstance(exc, PssgenError) else traceback.format_exc()
+    with contextlib.suppress(OSError):
+        conn.send((False, (isinstance(exc, PssgenError), text)))
+
+
+def _raised(failure: tuple[bool, str]) -> Exception:
+    """A worker's failure, raised here: a PssgenError as its one line, anything else (a bug) with its traceback."""
+    known, text = failure
+    return WorkerError(text) if known else RuntimeError(f"a --jobs worker failed:\n{text}")
+
+
+class _Handle:
+    """A piece sent (or to be sent) to a worker, and then its reading."""
+
+    def __init__(self, pool: _Pool, piece: Piece) -> None:
+        self.pool = pool
+        self.piece: Piece | None = piece  # until it is sent
+        self.answer: _Answer | None = None
+
+    def result(self) -> _Answer:
+        return self.pool.wait_for(self)
+
+
+class _Worker:
+    """One worker process and this end of its pipe, with the piece it is reading (one at most)."""
+
+    def __init__(self, context: BaseContext, *args: Any) -> None:
+        self.conn, theirs = context.Pipe()
+        self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
+            target=_serve, args=(theirs, *args), name="pssgen-jobs", daemon=True
+        )
+        try:
+            self.process.start()
+        finally:
+            theirs.close()  # the worker holds it now: when it exits, this end reads EOF
+        self.busy: _Handle | None = None
+
+    def failure(self) -> Exception:
+        """Why it stopped answering: its last word if it sent one, else how it died."""
+        with contextlib.suppress(EOFError, OSError):
+            ok, answer = self.conn.recv()  # the pipe is at its end: this does not wait
+            if not ok:
+                return _raised(answer)
+        self.process.join()  # its pipe is closed: it is gone, or going
+        code = self.process.exitcode
+        how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited {code}"
+        return WorkerError(f"a --jobs worker (pid {self.process.pid}) {how} before it finished; out of memory?")
+
+
+class _Pool:
+    """``jobs`` worker processes, each fed one piece at a time through a pipe of its own.
+
+    Nothing is shared between workers, so one that dies cannot block the
+    others: ``ProcessPoolExecutor``'s workers share one queue and its lock,
+    and one killed while it waited for work (holding that lock) makes
+    ``shutdown(wait=True)`` wait forever (seen on CPython 3.11). A worker
+    is sent a piece only when it has none, so neither side of a pipe ever
+    waits on the other to read. A dead worker shows as its pipe at EOF.
+    Closing the pipes is the workers' signal to exit, after the piece they
+    may be reading; ``close`` then waits for each.
+    """
+
+    def __init__(self, jobs: int, *args: Any) -> None:
+        context = _pool_context()
+        self.workers: list[_Worker] = []
+        self.waiting: deque[_Handle] = deque()  # submitted, not sent yet
+        try:
+            for _ in range(jobs):
+                self.workers.append(_Worker(context, *args))
+        except BaseException:
+            self.close()
+            raise
+
+    def submit(self, piece: Piece) -> _Handle:
+        handle = _Handle(self, piece)
+        self.waiting.append(handle)
+        self._collect(0)
+        self._dispatch()
+        return handle
+
+    def wait_for(self, handle: _Handle) -> _Answer:
+        while handle.answer is None:
+            self._collect(None)
+            self._dispatch()
+        return handle.answer
+
+    def _dispatch(self) -> None:
+        for worker in self.workers:
+            if not self.waiting:
+                return
+            if worker.busy is None:
+                handle = self.waiting.popleft()
+                try:
+                    worker.conn.send(handle.piece)  # it waits for it: a big piece cannot block both sides
+                except OSError:
+                    raise worker.failure() from None
+                handle.piece = None
+                worker.busy = handle
+
+    def _collect(self, timeout: float | None) -> None:
+        """Take in the readings that are ready (waiting up to ``timeout`` for one, None: as long as it takes)."""
+        busy = {worker.conn: worker for worker in self.workers if worker.busy is not None}
+        if not busy:
+            return
+        for conn in multiprocessing.connection.wait(list(busy), timeout):
+            worker = busy[conn]  # type: ignore[index]
+            try:
+                ok, answer = worker.conn.recv()
+            except (EOFError, OSError):
+                raise worker.failure() from None
+            if not ok:
+                raise _raised(answer)
+            assert worker.busy is not None
+            worker.busy.answer, worker.busy = answer, None
+
+    def close(self) -> None:
+        """Every worker told to stop (its pipe closed), then waited for: none outlives the pool."""
+        for worker in self.workers:
+            worker.conn.close()
+        for worker in self.workers:
+            worker.process.join()
+            worker.process.close()
+        self.workers.clear()
+        self.waiting.clear()
 
 
 class _Now:
     """A result computed on the spot, for reading pieces in this process (one job)."""
 
-    def __init__(self, value: tuple[list[Any], int, bool]) -> None:
+    def __init__(self, value: _Answer) -> None:
         self.value = value
 
-    def get(self) -> tuple[list[Any], int, bool]:
+    def result(self) -> _Answer:
         return self.value
 
 
@@ -463,7 +667,7 @@ def scan_parallel(
     paths: list[str], jobs: int, engine: str | None, level: str, version: Version, *,
     policies: Policies | None = None, label_errors: bool = False, kinds: Collection[str] | None = None,
     stdin: IO[bytes] | None = None, skim: bool = False,
-) -> Iterator[Any]:  # fmt: skip
+) -> Generator[Any, None, None]:  # fmt: skip
     """``scan(read_paths(paths))`` by ``jobs`` worker processes: the same entries, in the same order.
 
     The input is cut into pieces (``generator.manifests.reader.Pieces``: whole
@@ -476,12 +680,21 @@ def scan_parallel(
     unread, pieces whose text cannot hold one of ``kinds`` (their errors, and
     the numbering of documents after them, are not to be relied on). With one
     job, pieces are read in this process.
+
+    Workers come from a fork server (``_pool_context``): they build their
+    engine from its name, get the settings pickled, and see nothing else of
+    this process (a test's monkeypatch included; pieces are cut here). As with
+    any ``multiprocessing`` start method but fork, a script that calls this
+    must guard its top level with ``if __name__ == "__main__":``. However the
+    run ends (read to the end, an error, a worker killed, or the consumer
+    closing the generator early), pieces not yet sent are dropped and every
+    worker is stopped and waited for (``_Pool.close``): none outlives the
+    generator. A worker that dies raises ``WorkerError``.
     """
     frozen_kinds = None if kinds is None else frozenset(kinds)
     pieces = Pieces(paths, stdin)
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     here = None if engine is None else open_engine(engine)
-    queue: deque[tuple[Piece, AsyncResult[tuple[list[Any], int, bool]] | _Now]] = deque()
+    queue: deque[tuple[Piece, _Handle | _Now]] = deque()
     index = 0
     abandoned: set[int] = set()
     held: dict[int, tuple[Piece, list[Any]]] = {}  # per List, its last run of items, until its "rest" is read
@@ -491,11 +704,11 @@ def scan_parallel(
             return iter(entries)
         return scan(entries, here, level, version, policies=policies, label_errors=label_errors)
 
-    def settle(piece: Piece, pending: AsyncResult[tuple[list[Any], int, bool]] | _Now) -> Iterator[Any]:
+    def settle(piece: Piece, pending: _Handle | _Now) -> Iterator[Any]:
         """One piece's entries, in order. A List's last run of items waits for its "rest": the line that ends
         the items can be what breaks the last of them."""
         nonlocal index
-        entries, documents, stands = pending.get()
+        entries, documents, stands = pending.result()
         if piece.starts_source:
             index = 0
         if piece.list_id in abandoned:
@@ -522,28 +735,33 @@ def scan_parallel(
 
     settings = (level, version, policies, label_errors, frozen_kinds, skim)
     reading = _Reading(here, *settings)
+    pool: _Pool | None = None
     try:
-        with contextlib.ExitStack() as stack:
-            pool = stack.enter_context(context.Pool(jobs, _start_worker, (engine, *settings))) if jobs > 1 else None
-            for found in pieces:
-                if isinstance(found, Piece):
-                    done = _Now(reading.read(found)) if pool is None else pool.apply_async(_read_in_worker, (found,))
-                    queue.append((found, done))
-                    while len(queue) > IN_FLIGHT * jobs:
-                        yield from settle(*queue.popleft())
-                    continue
-                while queue:
+        if jobs > 1:
+            pool = _Pool(jobs, os.path.realpath(__file__), engine, settings)
+        for found in pieces:
+            if isinstance(found, Piece):
+                done = _Now(reading.read(found)) if pool is None else pool.submit(found)
+                queue.append((found, done))
+                while len(queue) > IN_FLIGHT * jobs:
                     yield from settle(*queue.popleft())
-                if isinstance(found, ReadError):
-                    yield found
-                    continue
-                if found.starts_source:
-                    index = 0
-                local = _Returned(found.entries(index, frozen_kinds))
-                yield from here_read(local)
-                index = local.value
+                continue
             while queue:
                 yield from settle(*queue.popleft())
+            if isinstance(found, ReadError):
+                yield found
+                continue
+            if found.starts_source:
+                index = 0
+            local = _Returned(found.entries(index, frozen_kinds))
+            yield from here_read(local)
+            index = local.value
+        while queue:
+            yield from settle(*queue.popleft())
     finally:
-        if here is not None:
-            here.close()
+        try:
+            if pool is not None:  # pieces not sent are dropped; workers end after the piece they are reading
+                pool.close()
+        finally:
+            if here is not None:
+                here.close()
