@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: generate test tools lint bench clean
+.PHONY: generate test test-fast tools lint bench clean
 
 $(STAMP): pyproject.toml
 	@echo ">> creating $(VENV) and installing pssgen with its test dependencies"
@@ -28,14 +28,21 @@ tools: $(STAMP)
 	@echo ">> pinned tools (OPA, gator, upstream PSA oracle)"
 	$(VENV)/bin/pssgen tools install
 
-## lint: ruff over the project
+## lint: ruff (rules and format), mypy --strict over the package, and the import-linter contracts (one-way imports)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict generator
+	$(VENV)/bin/lint-imports
 
 ## test: set up everything and run every test (unit, conformance, generated-bundle checks)
 test: tools lint
 	@echo ">> pytest"
 	$(VENV)/bin/pytest
+
+## test-fast: the unit tests that need no pinned tool (no OPA, gator, Regal or oracle), in well under a minute
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest tests -m "not slow and not tools" -q
 
 bench: tools
 	$(PY) bench/evaluator.py

@@ -25,3 +25,23 @@ def opa_bin() -> Path:
 @pytest.fixture(scope="session")
 def regal_bin() -> Path:
     return _pinned(tools.REGAL)
+
+
+# What `make test-fast` leaves out: a test that starts a pinned tool (OPA, gator, Regal, the oracle, a wheel build).
+_TOOL_FIXTURES = frozenset({"opa_bin", "regal_bin", "oracle"})
+_TOOL_MODULES = frozenset(
+    {"test_opa_harness", "test_gator_smoke", "test_regal", "test_wheel", "test_cli_conformance", "test_gatekeeper"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``tools`` every test that needs a pinned tool: by fixture, by engine parameter, or by module."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        engine = params.get("engine")
+        if (
+            _TOOL_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or (isinstance(engine, str) and engine != "python")
+            or (item.module is not None and item.module.__name__.rpartition(".")[2] in _TOOL_MODULES)
+        ):
+            item.add_marker(pytest.mark.tools)
