@@ -7,6 +7,7 @@ Python process is SIGKILLed or SIGTERMed).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -153,6 +154,7 @@ def test_opa_dies_with_its_python_process(sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its group is its own: the finally below kills all of it
     )
     try:
         assert child.stdout is not None
@@ -169,14 +171,14 @@ def test_opa_dies_with_its_python_process(sig):
         while Path(f"/proc/{opa_pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
 
 
 def test_a_forked_child_leaves_the_parents_opa_alone(opa):
-    # --jobs workers are forked. They must not inherit the duty to stop this process's OPA: on a
-    # SIGTERM (Pool.terminate) they would kill it, or hang on a lock a thread held at the fork.
+    # pssgen forks no Python child, but a program using the harness may: its child must not inherit
+    # the duty to stop this process's OPA (at its exit, or on SIGTERM through our handler).
     import generator.engines.opa_server as harness
 
     assert harness._LIVE and signal.getsignal(signal.SIGTERM) is harness._on_sigterm
@@ -184,6 +186,7 @@ def test_a_forked_child_leaves_the_parents_opa_alone(opa):
     if pid == 0:  # the child: report by exit status only, never return into pytest
         if harness._LIVE or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             os._exit(3)
+        harness._stop_all_at_exit()  # what its atexit would run
         os.kill(os.getpid(), signal.SIGTERM)
         os._exit(4)  # not reached: SIGTERM kills, as it must
     _, status = os.waitpid(pid, 0)
@@ -192,28 +195,53 @@ def test_a_forked_child_leaves_the_parents_opa_alone(opa):
 
 
 JOBS_WITH_OPA = """
-import sys
+import os, sys
 from pathlib import Path
 from generator.engines.opa_server import OpaServer
-from generator.scan import scan_parallel
 from generator.policy.versions import parse_version
+from generator.scan import scan_parallel
 
-with OpaServer() as server:
-    server.load_policies({"up.rego": "package up\\n\\nok := true\\n"})
-    for _ in range(40):
-        found = list(scan_parallel([sys.argv[1]], 2, "python", "baseline", parse_version("latest")))
-        assert len(found) == 20, found
-    print("ok" if server.query("up/ok", {}) is True else "OPA did not answer")
+
+def workers():
+    # The living processes forked by this process's fork server: between scans there must be none.
+    table = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            table[int(entry.name)] = (int(stat[1]), stat[0], (entry / "cmdline").read_bytes())
+        except (OSError, ValueError):
+            continue
+    servers = {pid for pid, (ppid, _, cmd) in table.items() if ppid == os.getpid() and b"forkserver" in cmd}
+    return [pid for pid, (ppid, state, _) in table.items() if ppid in servers and state != "Z"]
+
+
+if __name__ == "__main__":
+    with OpaServer() as server:
+        server.load_policies({"up.rego": "package up\\n\\nok := true\\n"})
+        print(server.pid, flush=True)
+        for run in range(6):
+            found = scan_parallel([sys.argv[1]], 2, "python", "baseline", parse_version("latest"))
+            if run % 2:  # a consumer that stops early
+                next(found)
+                assert len(workers()) == 2, workers()
+                found.close()
+            else:
+                assert len(list(found)) == 20
+            assert workers() == [], workers()
+        assert server.query("up/ok", {}) is True
+    print("ok")
 """
 
 
-def test_jobs_finish_while_an_opa_server_is_live(tmp_path):
-    # Pools of forked workers, made and terminated while the process runs OPA, never hang
-    # (they did: workers ran the inherited SIGTERM handler). A hang fails here by timeout.
-    pod = "---\nkind: Pod\nmetadata: {{name: p{}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n"
-    docs = "".join(pod.format(i) for i in range(20))
-    (tmp_path / "pods.yaml").write_text(docs)
-    proc = subprocess.run([sys.executable, "-c", JOBS_WITH_OPA, str(tmp_path / "pods.yaml")],
-                          capture_output=True, text=True, timeout=240, cwd=Path(__file__).parent.parent)  # fmt: skip
+def test_jobs_finish_while_an_opa_server_is_live(tmp_path, run_bounded):
+    # A --jobs scan in a process that runs OPA (and so an HTTP client and our SIGTERM handler)
+    # finishes, read to the end or stopped early; each leaves no worker, and the process no
+    # fork server, resource tracker or OPA once it exits (run_bounded checks its session).
+    pod = "kind: Pod\nmetadata: {{name: p{}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n"
+    for i in range(20):
+        (tmp_path / f"p{i:02}.yaml").write_text(pod.format(i))
+    proc = run_bounded([sys.executable, "-c", JOBS_WITH_OPA, str(tmp_path)], timeout=240, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
+    opa_pid, verdict = proc.stdout.split()
+    assert verdict == "ok"
+    assert _gone(int(opa_pid))

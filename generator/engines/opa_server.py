@@ -138,11 +138,14 @@ atexit.register(_stop_all_at_exit)
 
 
 def _forget_in_forked_child() -> None:
-    """A forked child (a ``--jobs`` worker) owns none of its parent's OPA servers.
+    """A forked child owns none of its parent's OPA servers.
 
-    It inherits their records and our SIGTERM handler; left as they are, a SIGTERM
-    (Pool.terminate) would make the child stop its parent's servers, and could block
-    on a lock a parent thread held at the fork, so the child never dies.
+    pssgen forks no Python child of its own (``--jobs`` workers come from a fork
+    server, which runs no OPA), but a program using this module may fork. Its
+    child inherits the records of the parent's servers, our SIGTERM handler and
+    our atexit hook: left as they are, the child's exit or a SIGTERM to it would
+    stop the parent's servers, and the handler could block on a lock a parent
+    thread held at the fork, so the child would never die.
     """
     global _SIGTERM_LOCK, _sigterm_installed
     _LIVE.clear()
