@@ -71,8 +71,8 @@ def _expand(source: str, index: int, value: Any, line: int | None) -> Iterator[D
     if value is None:  # an empty document, e.g. a trailing `---`
         return
     if not isinstance(value, dict):
-        kind = "sequence" if isinstance(value, list) else "scalar"
-        yield ReadError(source, index, f"document is a {kind}, not a Kubernetes object")
+        shape = "sequence" if isinstance(value, list) else "scalar"
+        yield ReadError(source, index, f"document is a {shape}, not a Kubernetes object")
         return
     kind = value.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and "items" in value:

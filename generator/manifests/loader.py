@@ -35,7 +35,7 @@ def _go_yaml_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
     replaced = {_TAG + name for name in ("bool", "int", "float", "timestamp", "value")}
     resolvers = {
         first: [(tag, rx) for tag, rx in entries if tag not in replaced]
-        for first, entries in _BaseLoader.yaml_implicit_resolvers.items()
+        for first, entries in _BaseLoader.yaml_implicit_resolvers.items()  # type: ignore[attr-defined]
     }
     forms = [
         ("bool", r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF", "yYnNtTfFoO"),
@@ -60,7 +60,7 @@ def _go_yaml_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
 _BOOLS = {"y": True, "yes": True, "true": True, "on": True, "n": False, "no": False, "false": False, "off": False}
 
 
-class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _StrictLoader(_BaseLoader):  # type: ignore[misc]
     """Safe loading as go-yaml v2 reads values, rejecting duplicate keys."""
 
     yaml_implicit_resolvers = _go_yaml_resolvers()
@@ -91,13 +91,13 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
     def construct_checked_int(self, node: ScalarNode) -> int:
         try:
-            return SafeConstructor.construct_yaml_int(self, node)  # type: ignore[no-any-return]
+            return SafeConstructor.construct_yaml_int(self, node)
         except ValueError:
             raise ConstructorError(None, None, f"cannot read {node.value!r} as an integer", node.start_mark) from None
 
     def construct_checked_float(self, node: ScalarNode) -> float:
         try:
-            return SafeConstructor.construct_yaml_float(self, node)  # type: ignore[no-any-return]
+            return SafeConstructor.construct_yaml_float(self, node)
         except ValueError:
             raise ConstructorError(None, None, f"cannot read {node.value!r} as a number", node.start_mark) from None
 

@@ -245,7 +245,7 @@ class Pieces:
             return
         with handle:
             try:
-                yield from self._cut(path, handle.read, functools.partial(open, path, "rb"))
+                yield from self._cut(path, handle.read, functools.partial(_open_binary, path))
             except OSError as exc:
                 yield ReadError(path, None, _os_message(exc))
 
@@ -276,7 +276,7 @@ class Pieces:
                     yield Piece("documents", source, b"".join(gathered), gathered_line)
                     gathered, gathered_size = [], 0
                 chunk = _Chunk(source, stream, line)
-                yield LocalRead(source, lambda index, kinds, chunk=chunk: _read_chunk(source, chunk, index, kinds))
+                yield LocalRead(source, functools.partial(_read_chunk, source, chunk))
                 line += chunk.drain()
             else:
                 data = b"".join(iter(lambda: stream.take(BLOCK_SIZE), b""))
@@ -380,3 +380,8 @@ def _last_item_start(batch: bytes) -> int:
             return -1
         if batch[at + 2 : at + 3] in (b" ", b"\r", b"\n", b""):
             return at + 1
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    """The file again, from its start (a List that did not cut cleanly is read whole)."""
+    return open(path, "rb")  # the caller closes it

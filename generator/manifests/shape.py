@@ -376,9 +376,9 @@ def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
     the object is returned as given and must not be evaluated.
     """
     kind = obj.get("kind")
-    root = _ROOTS.get(kind) if isinstance(kind, str) else None
-    if root is None:
+    if not isinstance(kind, str) or kind not in _ROOTS:
         return obj, []
+    root = _ROOTS[kind]
     problems = _api_version_problems(kind, obj)
     conformed = _walk(root, obj, None, problems)
     if problems:
@@ -393,9 +393,9 @@ def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
 def validate_shape(obj: Mapping[str, Any]) -> list[str]:
     """Type problems on the fields the checks read, as the API's decoder would report them; empty when fine."""
     kind = obj.get("kind")
-    root = _ROOTS.get(kind) if isinstance(kind, str) else None
-    if root is None:
+    if not isinstance(kind, str) or kind not in _ROOTS:
         return []
+    root = _ROOTS[kind]
     problems = _api_version_problems(kind, obj)
     _walk(root, obj, None, problems)
     return problems

@@ -286,10 +286,10 @@ class _Chunk:
     def _clean(self, data: bytes) -> tuple[bytes, int, str | None]:
         """``data`` up to its first problem, its length in characters, and the problem's words (None if none)."""
         if data.isascii():
-            control = None if self.controls else _ASCII_CONTROL.search(data)
-            if control is None:
+            found = None if self.controls else _ASCII_CONTROL.search(data)
+            if found is None:
                 return data, len(data), None
-            bad = control.start()
+            bad = found.start()
             return data[:bad], bad, self._control(data, bad, data[bad])
         try:
             text = data.decode("utf-8")

@@ -44,7 +44,6 @@ from yaml.constructor import ConstructorError
 from yaml.events import (
     AliasEvent,
     DocumentStartEvent,
-    Event,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -71,6 +70,10 @@ from generator.manifests.documents import (
 from generator.manifests.loader import _BOOLS, _C_PARSER, _TAG, _StrictLoader
 from generator.manifests.shape import NotJSONError, as_api_json, json_key
 from generator.manifests.stream import _Chunk
+
+# A parser event. Events are told apart by ``__class__ is`` (the fastest test), which mypy cannot narrow, and
+# libyaml's events are not PyYAML's classes in its stubs: so they are typed loosely, here only.
+_Event = Any
 
 _ITEM_DEPTH = 2  # a List item sits two levels below its document's root (the List, its items)
 
@@ -191,7 +194,7 @@ class _PyEvents(Reader, Scanner, Parser):
 
 def _event_parser(stream: _Chunk) -> Any:
     if _C_PARSER:
-        return yaml.cyaml.CParser(stream)
+        return yaml.cyaml.CParser(stream)  # type: ignore[attr-defined,arg-type]
     return _PyEvents(stream)
 
 
@@ -205,7 +208,7 @@ class _YamlReader:
         self.kinds = kinds  # only objects of these kinds are wanted (others may be skipped unread)
         self.line_offset = chunk.line_offset
         self.parser = _event_parser(chunk)
-        self.get: Callable[[], Event] = self.parser.get_event
+        self.get: Callable[[], _Event] = self.parser.get_event
         self.constructor = _StrictLoader("")  # PyYAML's constructor for what the fast path leaves to nodes
         self.anchors: dict[str, Node] = {}
         self.expansion = 0  # nodes added by aliases in the document so far
@@ -218,7 +221,7 @@ class _YamlReader:
         self.failed = False  # the parse broke (or bad bytes cut it short): the rest of the chunk was not read
         self.deep = False  # an item nested too deep (its skipping may depend on where the List starts)
         self.aliased = False  # an alias was read (it may refer to an anchor outside what this reader sees)
-        self.last: Event | None = None  # the last event of the value just built
+        self.last: _Event | None = None  # the last event of the value just built
 
     # ------------------------------------------------------------ driving
 
@@ -299,8 +302,9 @@ class _YamlReader:
         if problem is not None and (self.last is None or self.last.end_mark.index >= problem.chars):
             raise _Broken
 
-    def _line(self, event: Event) -> int:
-        return self.line_offset + event.start_mark.line + 1
+    def _line(self, event: _Event) -> int:
+        line: int = event.start_mark.line
+        return self.line_offset + line + 1
 
     def _skip(self, open_containers: int) -> None:
         """Read past the rest of a value whose ``open_containers`` are not closed yet (keeping its anchors)."""
@@ -319,7 +323,7 @@ class _YamlReader:
                 self._keep_anchor(event)
             self.last = event
 
-    def _keep_anchor(self, event: Event) -> None:
+    def _keep_anchor(self, event: _Event) -> None:
         """An anchored value met while skipping: composed all the same, for aliases further on to find it."""
         try:
             self._compose(deque([event]), 0, [])
@@ -328,7 +332,7 @@ class _YamlReader:
 
     # ------------------------------------------------------------ documents
 
-    def _document(self, start: Event) -> Generator[Document | ReadError, None, None]:
+    def _document(self, start: _Event) -> Generator[Document | ReadError, None, None]:
         """One document from its DocumentStartEvent on; a List's items are yielded as they are read."""
         assert start.__class__ is DocumentStartEvent
         first = self.get()
@@ -362,7 +366,7 @@ class _YamlReader:
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 depth -= 1
 
-    def _part(self, event: Event, base: int) -> Any:
+    def _part(self, event: _Event, base: int) -> Any:
         """A document's whole root value (not a plain mapping) the fast way, or through nodes; errors as ``pending``.
 
         Returns the value, or None after recording the error in ``pending``
@@ -384,10 +388,10 @@ class _YamlReader:
                 self.pending = _api_message(exc)
         return value
 
-    def _root_mapping(self, start: Event) -> Generator[Document | ReadError, None, Any]:
+    def _root_mapping(self, start: _Event) -> Generator[Document | ReadError, None, Any]:
         """The root mapping, pair by pair, streaming an ``items`` sequence; returns its value or _STREAMED."""
         get = self.get
-        record: list[Event] | None = [start]  # root-level events, replayed through nodes for a merge or odd key
+        record: list[_Event] | None = [start]  # root-level events, replayed through nodes for a merge or odd key
         pairs: dict[str, Any] = {}
         self.needs_json = not _C_PARSER
         streamed = False
@@ -466,7 +470,7 @@ class _YamlReader:
         kind = pairs.get("kind")
         return isinstance(kind, str) and kind not in self.kinds and not kind.endswith("List")
 
-    def _skip_value(self, event: Event) -> None:
+    def _skip_value(self, event: _Event) -> None:
         self.last = event
         cls = event.__class__
         if cls is not AliasEvent and event.anchor is not None:
@@ -474,7 +478,7 @@ class _YamlReader:
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             self._skip(1)
 
-    def _skip_pair_rest(self, key_event: Event) -> None:
+    def _skip_pair_rest(self, key_event: _Event) -> None:
         """After an odd key's first event: read past the key and its value."""
         self._skip_value(key_event)
         self._skip_value(self.get())
@@ -529,9 +533,9 @@ class _YamlReader:
 
     # ------------------------------------------------------------ values
 
-    def _value(self, event: Event, base: int, record: list[Event] | None = None) -> Any:
+    def _value(self, event: _Event, base: int, record: list[_Event] | None = None) -> Any:
         """The value starting at ``event``: built from events, or through nodes when the fast path cannot."""
-        events: list[Event] = []
+        events: list[_Event] = []
         try:
             value = self._build(event, base, events)
         except _Unusual:
@@ -540,14 +544,14 @@ class _YamlReader:
             record.extend(events)
         return value
 
-    def _key(self, event: Event, mapping: dict[str, Any], base: int) -> str:
+    def _key(self, event: _Event, mapping: dict[str, Any], base: int) -> str:
         """A root-level key, as the strict constructor names it; raises _Unusual for what only nodes can read."""
         if event.__class__ is not ScalarEvent or event.anchor is not None or event.tag is not None:
             raise _Unusual
         key = self._scalar(event, 0) if event.implicit[0] else event.value
         return self._named(key, event, mapping, 0)
 
-    def _named(self, key: Any, event: Event, mapping: dict[str, Any], open_containers: int) -> str:
+    def _named(self, key: Any, event: _Event, mapping: dict[str, Any], open_containers: int) -> str:
         if key.__class__ is not str:  # named as JSON names it: `1:` and `"1":` are the duplicates they become
             try:
                 key = json_key(key)
@@ -587,7 +591,7 @@ class _YamlReader:
         _PLAIN_CACHE[value] = resolved
         return resolved
 
-    def _build(self, event: Any, base: int, events: list[Event]) -> Any:
+    def _build(self, event: Any, base: int, events: list[_Event]) -> Any:
         """A value straight from events, as the strict loader would construct it (the fast path).
 
         Raises _Unusual (with the events read so far in ``events``) for what it
@@ -644,7 +648,7 @@ class _YamlReader:
                     raise _Filtered(1)
             event = get()
 
-    def _through_nodes(self, events: list[Event], base: int) -> Any:
+    def _through_nodes(self, events: list[_Event], base: int) -> Any:
         """The value whose first ``events`` were read: composed into nodes, measured, then constructed."""
         self.used_nodes = True
         node, composed = self._compose(deque(events), base, events)
@@ -668,7 +672,7 @@ class _YamlReader:
         self.needs_json = True
         return value
 
-    def _compose(self, replay: deque[Event], base: int, events: list[Event]) -> tuple[Node, int]:
+    def _compose(self, replay: deque[_Event], base: int, events: list[_Event]) -> tuple[Node, int]:
         """PyYAML's composer, iterative and bounded: events already read first, then the parser's.
 
         Returns the node and how many nodes were composed (aliases add none).
@@ -684,7 +688,7 @@ class _YamlReader:
                     del self.anchors[name]
             raise
 
-    def _composing(self, replay: deque[Event], base: int, events: list[Event], stack: list[Node]) -> tuple[Node, int]:
+    def _composing(self, replay: deque[_Event], base: int, events: list[_Event], stack: list[Node]) -> tuple[Node, int]:
         get = self.get
         resolve = self.constructor.resolve
         anchors = self.anchors
@@ -734,7 +738,7 @@ class _YamlReader:
                 return node, composed
             stack[-1].value.append(node)
 
-    def _root_through_nodes(self, record: list[Event]) -> Any:
+    def _root_through_nodes(self, record: list[_Event]) -> Any:
         """The whole root mapping through nodes (a merge or odd key at its top level): replayed, then read on."""
         self.anchors, self.expansion = {}, 0
         events = list(record)

@@ -324,7 +324,7 @@ def scan(
                 if applied is None:
                     yield Outcome.of(entry, result)
                     continue
-                warned = results[first + warn]
+                warned: Result | None = results[first + warn]
                 if entry.obj.get("kind") == "Pod" and not result.allowed:
                     warned = None  # PSA adds no warnings to a request it rejects
                 yield Outcome.of(entry, result, applied, results[first + audit], warned)
