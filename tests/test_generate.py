@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -27,12 +28,11 @@ _DIGEST = (
 )
 
 
-def test_render_does_not_depend_on_hash_order() -> None:
+def test_render_does_not_depend_on_hash_order(run_bounded: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """Two interpreters with different string-hash seeds (so different set and dict orders) render the same bytes."""
     digests = {
-        subprocess.run(
-            [sys.executable, "-c", _DIGEST], env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True, text=True, check=True, timeout=120,
+        run_bounded(
+            [sys.executable, "-c", _DIGEST], env={**os.environ, "PYTHONHASHSEED": seed}, check=True, timeout=120,
         ).stdout.strip()
         for seed in ("1", "4242")
     }  # fmt: skip

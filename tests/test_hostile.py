@@ -407,7 +407,9 @@ PURE_PYTHON_CASES = ["invalid-yaml", "control-character", "duplicate-key", "alia
                      "deep-flow-1e5", "deep-block-sequence", "not-utf8"]  # fmt: skip
 
 
-def test_pure_python_yaml_loader_gives_the_same_lines(tmp_path: Path, good: Path) -> None:
+def test_pure_python_yaml_loader_gives_the_same_lines(
+    tmp_path: Path, good: Path, run_bounded: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """Without libyaml, PyYAML's Python parser and composer take over: the lines must not change."""
     cases = [c for c in CASES if c.id in PURE_PYTHON_CASES]
     paths = []
@@ -416,10 +418,7 @@ def test_pure_python_yaml_loader_gives_the_same_lines(tmp_path: Path, good: Path
         path.write_bytes(case.data + AFTER)
         paths.append(str(path))
     script = "import sys, yaml\ndel yaml.CSafeLoader\nfrom generator.cli import main\nmain(sys.argv[1:])\n"
-    proc = subprocess.run(
-        [sys.executable, "-c", script, "check", *paths, str(good), "--engine", "python"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    proc = run_bounded([sys.executable, "-c", script, "check", *paths, str(good), "--engine", "python"], timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     errors = proc.stderr.splitlines()
