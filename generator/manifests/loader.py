@@ -16,7 +16,7 @@ hands to nodes; its fast path resolves plain scalars with the same resolvers.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -24,7 +24,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from generator.manifests.shape import NotJSONError, json_key
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # checked as the pure-Python loader: libyaml's has the same constructor and resolver
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _C_PARSER = _BaseLoader is not yaml.SafeLoader
 
 _TAG = "tag:yaml.org,2002:"
@@ -35,7 +38,7 @@ def _go_yaml_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
     replaced = {_TAG + name for name in ("bool", "int", "float", "timestamp", "value")}
     resolvers = {
         first: [(tag, rx) for tag, rx in entries if tag not in replaced]
-        for first, entries in _BaseLoader.yaml_implicit_resolvers.items()  # type: ignore[attr-defined]
+        for first, entries in _BaseLoader.yaml_implicit_resolvers.items()
     }
     forms = [
         ("bool", r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF", "yYnNtTfFoO"),
@@ -60,7 +63,7 @@ def _go_yaml_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
 _BOOLS = {"y": True, "yes": True, "true": True, "on": True, "n": False, "no": False, "false": False, "off": False}
 
 
-class _StrictLoader(_BaseLoader):  # type: ignore[misc]
+class _StrictLoader(_BaseLoader):
     """Safe loading as go-yaml v2 reads values, rejecting duplicate keys."""
 
     yaml_implicit_resolvers = _go_yaml_resolvers()
@@ -103,7 +106,7 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
 
     def construct_as_text(self, node: ScalarNode) -> str:
         """A timestamp stays the text it is: go-yaml v2 hands kubectl the string, never a time."""
-        return self.construct_scalar(node)  # type: ignore[no-any-return]
+        return self.construct_scalar(node)
 
     def construct_untagged(self, node: Node) -> Any:
         """Unknown tags (and !!set, !!omap, !!pairs) are ignored, as go-yaml v2 does: the node's own kind decides."""
@@ -111,7 +114,7 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
             return self.construct_yaml_map(node)
         if isinstance(node, SequenceNode):
             return self.construct_yaml_seq(node)
-        return self.construct_scalar(node)
+        return self.construct_scalar(cast(ScalarNode, node))  # neither of the others
 
 
 _StrictLoader.add_constructor(_TAG + "bool", _StrictLoader.construct_go_bool)

@@ -36,7 +36,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Generator
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.composer import ComposerError
@@ -165,7 +165,7 @@ def _plain_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     return resolvers
 
 
-class _AnyFirst(dict):  # type: ignore[type-arg]
+class _AnyFirst(dict[str, Any]):
     """A resolver table that answers the wildcard resolvers for first characters it does not list."""
 
     def __init__(self, table: dict[str, Any], wildcard: list[Any]) -> None:
@@ -194,6 +194,8 @@ class _PyEvents(Reader, Scanner, Parser):
 
 def _event_parser(stream: _Chunk) -> Any:
     if _C_PARSER:
+        # PyYAML's stubs do not re-export CParser from yaml.cyaml, and want a stream whose read() needs no size
+        # (libyaml always passes one).
         return yaml.cyaml.CParser(stream)  # type: ignore[attr-defined,arg-type]
     return _PyEvents(stream)
 
@@ -561,7 +563,7 @@ class _YamlReader:
         if key in mapping:
             raise _PartError(f"invalid YAML at {_at(event.start_mark, self.line_offset)}: duplicate key {key!r}",
                              open_containers)  # fmt: skip
-        return key  # type: ignore[no-any-return]
+        return cast(str, key)  # a str, or json_key made it one
 
     def _scalar(self, event: Any, open_containers: int) -> Any:
         """A plain scalar as the strict loader resolves and constructs it (cached when it is always the same)."""
@@ -690,7 +692,7 @@ class _YamlReader:
 
     def _composing(self, replay: deque[_Event], base: int, events: list[_Event], stack: list[Node]) -> tuple[Node, int]:
         get = self.get
-        resolve = self.constructor.resolve
+        resolve: Callable[[type[Node], str | None, Any], str] = self.constructor.resolve  # untyped in the stubs
         anchors = self.anchors
         composed = 0
         limit = MAX_DEPTH - base
