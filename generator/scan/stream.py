@@ -522,8 +522,12 @@ class _Worker:
                 return _raised(answer)
         self.process.join()  # its pipe is closed: it is gone, or going
         code = self.process.exitcode
-        how = f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited {code}"
-        return WorkerError(f"a --jobs worker (pid {self.process.pid}) {how} before it finished; out of memory?")
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+            how += "; out of memory?" if code == -signal.SIGKILL else ""
+        else:
+            how = f"exited {code} (its error output, if any, is above)"
+        return WorkerError(f"a --jobs worker (pid {self.process.pid}) {how}")
 
 
 class _Pool:
