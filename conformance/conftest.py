@@ -1,4 +1,7 @@
-"""Shared, session-scoped harness for the conformance suite: the upstream oracle and the corpora."""
+"""Shared, session-scoped harness for the conformance suite: the upstream oracle and the corpora.
+
+The root ``conftest.py`` adds ``run_bounded`` and the check that no process outlives the session.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests.
+
+Those for child processes (``run_bounded``, ``pool_workers``) and the check that no process outlives the
+session live in the root ``conftest.py``, which the conformance suite loads too.
+"""
 
 from __future__ import annotations
 
