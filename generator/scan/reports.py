@@ -24,7 +24,7 @@ from generator.scan.stream import Outcome
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 PSS_URI = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 SRCROOT = "%SRCROOT%"
-STDIN_SOURCE = "<stdin>"  # what generator.manifests.reader names standard input
+STDIN_SOURCE = "<stdin>"  # what generator.manifests.files names standard input
 SKIPPED_MESSAGE = "not a Pod or a pod-template workload"
 
 _RULE_INDEX: dict[str, int] = {check.id: i for i, check in enumerate(CHECKS)}

@@ -674,7 +674,7 @@ def scan_parallel(
 ) -> Generator[Any, None, None]:  # fmt: skip
     """``scan(read_paths(paths))`` by ``jobs`` worker processes: the same entries, in the same order.
 
-    The input is cut into pieces (``generator.manifests.reader.Pieces``: whole
+    The input is cut into pieces (``generator.manifests.pieces.Pieces``: whole
     documents, or runs of a big List's items) that workers read and evaluate;
     results are merged in input order and renumbered. A List whose pieces do
     not read as the whole would (anchors across items, a quoted scalar over an
