@@ -9,7 +9,15 @@ from typing import Any
 
 import jinja2
 
-from generator.render.literals import CHECKS_PACKAGE, HEADER, LEVELS_PACKAGE, LIB_PACKAGE, rego_literal, rego_string
+from generator.render.literals import (
+    CHECKS_PACKAGE,
+    HEADER,
+    LEVELS_PACKAGE,
+    LIB_PACKAGE,
+    TYPES_PACKAGE,
+    rego_literal,
+    rego_string,
+)
 
 FILTERS: dict[str, Callable[..., str]] = {
     "rego_string": rego_string,
@@ -34,6 +42,7 @@ def environment() -> jinja2.Environment:
         lib_package=LIB_PACKAGE,
         checks_package=CHECKS_PACKAGE,
         levels_package=LEVELS_PACKAGE,
+        types_package=TYPES_PACKAGE,
     )
     return env
 

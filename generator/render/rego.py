@@ -18,6 +18,9 @@ from generator.policy.relaxations import RELAXATIONS, Relaxation
 from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, all_minors
 from generator.render.environment import environment, render_template
 from generator.render.literals import CHECKS_PACKAGE, rego_literal, rego_string
+from generator.render.types import types_view
+
+MAX_PROBLEMS = 5  # fields named in a type error, as generator.manifests.shape names them
 
 
 def version_label(minor: int) -> str:
@@ -261,6 +264,7 @@ def rego_modules(checks: tuple[Check, ...] = CHECKS) -> dict[str, str]:
     modules = {
         "lib/pss.rego": render_template(env, "rego/lib.rego.j2", lib=lib),
         "lib/pss/levels.rego": render_template(env, "rego/levels.rego.j2", levels=levels),
+        "lib/pss/types.rego": render_template(env, "rego/types.rego.j2", types=types_view(), max_problems=MAX_PROBLEMS),
         "pss.rego": render_template(env, "rego/pss.rego.j2"),
         "main.rego": render_template(env, "rego/main.rego.j2"),
     }

@@ -6,6 +6,7 @@
 package lib.pss.levels
 
 import data.lib.pss
+import data.lib.pss.types
 
 # plan[level][minor] is the index of the plan PSA runs at that level and minor
 # version. A plan is a sequence of check versions; it changes only where one of
@@ -462,10 +463,12 @@ violations(pod, "restricted", 12) := [violation |
 
 # evaluate(obj, level, version) is the verdict for a Pod or pod-template
 # workload: {"allowed", "violations"}. Other kinds (and workloads without a pod
-# template) are {"allowed": true, "violations": [], "skipped": true}; a bad
-# level or version, or an object that is not a JSON object, fails closed with
-# {"allowed": false, "violations": [], "error": message}.
-evaluate(obj, level, version) := {"allowed": found == [], "violations": found} if {
+# template) are {"allowed": true, "violations": [], "skipped": true}; a checked
+# field of a type the API refuses, a bad level or version, or an object that is
+# not a JSON object, fails closed with {"allowed": false, "violations": [], "error": message}.
+evaluate(obj, level, version) := {"allowed": false, "violations": [], "error": message} if {
+	message := types.error(obj)
+} else := {"allowed": found == [], "violations": found} if {
 	index := plan[level][pss.minor(version)]
 	found := violations(pss.pod(obj), level, index)
 } else := {"allowed": false, "violations": [], "error": message} if {

@@ -16,12 +16,12 @@ package lib.pss.checks.capabilities_baseline
 
 import data.lib.pss
 
-# Only capabilities.add is examined, by exact name.
+# Only capabilities.add is examined, by exact name; a null entry is Go's "".
 capabilitiesBaseline_1_0(pod, allowed) := {
 	"reason": "non-default capabilities",
 	"detail": sprintf("%s must not include %s in securityContext.capabilities.add", [
 		pss.containers_phrase([pss.name(c) | some [c, _] in bad]),
-		pss.join_quote(pss.sorted_unique([a | some [_, added] in bad; some a in added])),
+		pss.join_quote(pss.sorted_unique([pss.text(a) | some [_, added] in bad; some a in added])),
 	]),
 } if {
 	bad := [[c, added] |

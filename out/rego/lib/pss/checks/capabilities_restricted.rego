@@ -18,7 +18,7 @@ package lib.pss.checks.capabilities_restricted
 
 import data.lib.pss
 
-# drop must name a required capability ("ALL"); add may hold only the allowed ones.
+# drop must name a required capability ("ALL"); add may hold only the allowed ones (a null entry is Go's "").
 # Containers are found by index first, so a passing pod costs two comprehensions.
 capabilitiesRestricted_1_22(pod, allowed) := {"reason": "unrestricted capabilities", "detail": concat("; ", details)} if {
 	dropping := {i | some i, c in pod.containers; some dropped in c.securityContext.capabilities.drop; dropped in allowed.drop}
@@ -31,7 +31,7 @@ capabilitiesRestricted_1_22(pod, allowed) := {"reason": "unrestricted capabiliti
 		[sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [pss.containers_phrase(missing_drop)]) | missing_drop != []],
 		[sprintf("%s must not include %s in securityContext.capabilities.add", [
 			pss.containers_phrase(adding_containers),
-			pss.join_quote(pss.sorted_unique([added | some [_, added] in adding])),
+			pss.join_quote(pss.sorted_unique([pss.text(added) | some [_, added] in adding])),
 		]) |
 			adding != []
 		],
