@@ -6,11 +6,14 @@ release"); each test here fails with the step that was left out.
 
 from __future__ import annotations
 
+import importlib
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from generator import tools
 from generator.policy.versions import NEWEST_MINOR
 from generator.tools import PSA_MODULE, PSA_VERSION, ROOT, psa_module_dir
 
@@ -123,4 +126,27 @@ def test_newest_minor_is_the_newest_the_pinned_module_knows(module_dir: Path) ->
         f"the pinned {PSA_MODULE} {PSA_VERSION} has check versions up to v1.{newest} (policy/check_*.go), but "
         f"NEWEST_MINOR in generator/policy/versions.py is v1.{NEWEST_MINOR}: add the check versions the release "
         f"brings to generator/policy/checks, set NEWEST_MINOR to {newest}, regenerate out/ and the corpus ({STEPS})"
+    )
+
+
+def test_tools_install_builds_every_pinned_tool_by_default() -> None:
+    # A pin that `pssgen tools install` (and so `make tools`) leaves out is never built for `make test`.
+    cli_tools = importlib.import_module("generator.cli.tools")  # the package re-exports the click group as `tools`
+    pinned = {t.name for t in vars(tools).values() if isinstance(t, tools.Tool)}
+    assert pinned == set(cli_tools.TOOLS), f"generator/cli/tools.py TOOLS lacks {sorted(pinned - set(cli_tools.TOOLS))}"
+
+
+@pytest.mark.parametrize("tool", [tools.OPA, tools.GATOR, tools.CONFTEST], ids=lambda t: t.name)
+def test_local_build_is_the_pinned_module_version(tool: tools.Tool) -> None:
+    # `go install pkg@version` records the module version in the binary; a stale .tools/bin build shows here.
+    if not tool.local_path.exists():
+        pytest.skip(f"{tool.local_path} is not built (make tools)")
+    proc = subprocess.run(["go", "version", "-m", tool.local_path], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        pytest.skip(f"go version -m failed: {proc.stderr.strip()}")
+    modules = {f[1]: f[2] for line in proc.stdout.splitlines() if (f := line.split())[0] == "mod" and len(f) >= 3}
+    module = next((m for m in modules if tool.package == m or tool.package.startswith(m + "/")), None)
+    assert module is not None, f"{tool.local_path} was not built from {tool.package}: {proc.stdout[:300]}"
+    assert modules[module] == tool.version, (
+        f"{tool.local_path} is {module} {modules[module]}, the pin is {tool.version}: rebuild with `make tools`"
     )

@@ -1,13 +1,13 @@
-"""``pssgen tools``: build the pinned tools (OPA, gator, Regal, the PSA oracle), or print where one is."""
+"""``pssgen tools``: build the pinned tools (OPA, gator, conftest, Regal, the PSA oracle), or print where one is."""
 
 from __future__ import annotations
 
 import click
 
 from generator.parity.oracle import build_oracle
-from generator.tools import GATOR, IN_CHECKOUT, OPA, REGAL, Tool, install, psa_module_dir, require
+from generator.tools import CONFTEST, GATOR, IN_CHECKOUT, OPA, REGAL, Tool, install, psa_module_dir, require
 
-TOOLS: dict[str, Tool] = {"opa": OPA, "gator": GATOR, "regal": REGAL}
+TOOLS: dict[str, Tool] = {"opa": OPA, "gator": GATOR, "conftest": CONFTEST, "regal": REGAL}
 
 
 @click.group()
@@ -28,7 +28,7 @@ def install_command(names: tuple[str, ...]) -> None:
 
     Default: all of them; an installed pssgen leaves Regal out (it lints the committed out/rego of a checkout).
     """
-    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "oracle")
+    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "conftest", "oracle")
     for name in names or everything:
         if name == "oracle":
             click.echo(f"psa-oracle: {build_oracle()}", err=True)

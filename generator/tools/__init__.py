@@ -1,4 +1,4 @@
-"""The pinned external tools (OPA, gator, the upstream PSA module) and where to find or build them.
+"""The pinned external tools (OPA, gator, Regal, conftest, the upstream PSA module) and where to find or build them.
 
 Pins live here only; the Makefile and the tests ask this module. A user's own
 ``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
@@ -20,6 +20,7 @@ from generator.errors import PssgenError
 
 OPA_VERSION = "v1.22.3"
 GATEKEEPER_VERSION = "v3.23.1"
+CONFTEST_VERSION = "v0.71.1"
 REGAL_VERSION = "v0.35.1"  # also pinned in conformance/tools/regal/go.mod, which it is built from
 PSA_MODULE = "k8s.io/pod-security-admission"
 PSA_VERSION = "v0.37.2"
@@ -70,6 +71,9 @@ GATOR = Tool(
     "gator", "github.com/open-policy-agent/gatekeeper/v3/cmd/gator", GATEKEEPER_VERSION, "GATOR_BIN", ("version",)
 )
 
+# A release binary's `conftest --version` prints "Conftest: 0.71.1"; one built by `go install` prints
+# "Conftest: dev" (the version is set by ldflags in releases), so only the former is recognised on PATH.
+CONFTEST = Tool("conftest", "github.com/open-policy-agent/conftest", CONFTEST_VERSION, "CONFTEST_BIN", ("--version",))
 
 REGAL = Tool(
     "regal",
