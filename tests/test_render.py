@@ -4,6 +4,7 @@ tools, and holding exactly the allowed values of the checks' data."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import subprocess
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from generator.manifests.shape import validate_shape
 from generator.policy.evaluate import evaluate
+from generator.policy.fields import SCHEMAS, MapOf, Scalar
 from generator.policy.model import Check
-from generator.policy.pod import pod_view
+from generator.policy.pod import API_GROUPS, pod_view
 from generator.policy.registry import CHECKS, active_checks
 from generator.policy.relaxations import RELAXATIONS, WINDOWS, Relaxation
 from generator.policy.versions import LEVELS, NEWEST_MINOR
@@ -248,3 +251,106 @@ def test_batch_entry_point_matches_python(opa_bin, rendered_tree, tmp_path):
     assert got[:4] == expected
     assert got[4] == {"allowed": True, "violations": [], "skipped": True}
     assert got[5]["allowed"] is False and got[5]["violations"] == [] and "v1.05" in got[5]["error"]
+
+
+# --- the type gate (lib/pss/types.rego) against the field data and generator.manifests.shape ------------------
+
+_WRONG = {"boolean": ["true", 1], "string": [1, True], "int32": ["1", 1.5, 2**31], "int64": ["0", 0.5]}
+_RIGHT = {"boolean": [True, False], "string": ["s", ""], "int32": [80, 8.0], "int64": [0, 1000]}
+
+
+def _field_paths(schema, path=()):
+    """Every (path, kind of value) of the field data: arrays at index 0, maps at key "k"."""
+    if isinstance(schema, Scalar):
+        yield path, schema.name
+    elif isinstance(schema, dict):
+        yield path, "struct"
+        for field, sub in schema.items():
+            yield from _field_paths(sub, (*path, field))
+    elif isinstance(schema, list):
+        yield path, "array"
+        yield from _field_paths(schema[0], (*path, 0))
+    elif isinstance(schema, MapOf):
+        yield path, "map"
+        yield from _field_paths(schema.value, (*path, "k"))
+
+
+def _with(obj, path, value):
+    """A deep copy of ``obj`` with ``value`` at ``path``, creating objects and one-element arrays on the way."""
+    obj = json.loads(json.dumps(obj))
+    node = obj
+    for here, nxt in itertools.pairwise(path):
+        empty = [{}] if isinstance(nxt, int) else {}
+        if not isinstance(here, int) and node.get(here) is None:
+            node[here] = empty
+        node = node[here]
+    if isinstance(path[-1], int):
+        node[:] = [value]
+    else:
+        node[path[-1]] = value
+    return obj
+
+
+def _shown(path):
+    """generator.manifests.shape's field path: ``spec.containers[0].name``, map keys as ``[k]``."""
+    text = ""
+    for i, seg in enumerate(path):
+        text += f"[{seg}]" if isinstance(seg, int) or (i and path[i - 1] == "annotations") else f".{seg}"
+    return text.lstrip(".")
+
+
+def _gate_cases():
+    """(object, field path or None): every field of every kind set to wrong values (the path must be named) and
+    to right ones and null (no error)."""
+    wrong_container = {"struct": ["x", []], "array": [{}, "x"], "map": [[], "x"]}
+    right_container = {"struct": [{}], "array": [[]], "map": [{}]}
+    cases = []
+    for kind, schema in SCHEMAS.items():
+        group = API_GROUPS[kind]
+        base = {"apiVersion": f"{group}/v1" if group else "v1", "kind": kind, "metadata": {"name": "p"}}
+        for path, what in _field_paths(schema):
+            if not path:
+                continue
+            wrong = _WRONG.get(what) or wrong_container[what]
+            right = _RIGHT.get(what) or right_container[what]
+            cases += [(_with(base, path, v), _shown(path)) for v in wrong]
+            cases += [(_with(base, path, v), None) for v in [*right, None]]
+    return cases
+
+
+def test_type_gate_refuses_every_wrong_type_of_the_field_data_and_only_those(opa_bin, rendered_tree, tmp_path):
+    cases = _gate_cases()
+    assert len(cases) > 1000  # every field of every kind: the walk reached the data
+    items = [{"object": obj, "level": "privileged", "version": "latest"} for obj, _ in cases]
+    (tmp_path / "input.json").write_text(json.dumps({"items": items}))
+    proc = subprocess.run(
+        [opa_bin, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", "data.pss.batch"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    results = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+    for (obj, path), result in zip(cases, results, strict=True):
+        shown = json.dumps(obj)[:300]
+        if path is None:
+            assert "error" not in result, f"the gate refuses a well-typed object: {result['error']}\n{shown}"
+            assert result["allowed"] or result.get("skipped"), shown
+        else:
+            assert result["allowed"] is False and result["violations"] == [], shown
+            assert result["error"].startswith(f"{path}: expected "), f"{result['error']!r} should name {path}\n{shown}"
+            # The Python reader refuses what the gate refuses: both stand for the API's decoder.
+            assert validate_shape(obj), f"generator.manifests.shape accepts what the Rego gate refuses: {shown}"
+
+
+def test_type_gate_message_names_at_most_five_fields_sorted(opa_bin, rendered_tree, tmp_path):
+    containers = [{"name": i, "securityContext": {"privileged": "yes"}} for i in range(7)]
+    obj = {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers, "hostPID": "on"}}
+    (tmp_path / "input.json").write_text(json.dumps({"object": obj, "level": "baseline"}))
+    proc = subprocess.run(
+        [opa_bin, "eval", "--format", "json", "-d", rendered_tree, "-i", tmp_path / "input.json", "data.pss.result"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    error = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]["error"]
+    problems = error.split("; ")
+    assert len(problems) == 5
+    assert problems == sorted(problems)
+    assert problems[0] == "spec.containers[0].name: expected a string, got number 0"
+    assert problems[1] == 'spec.containers[0].securityContext.privileged: expected a boolean, got string "yes"'
