@@ -124,8 +124,12 @@ def test_pod_denial_text_is_the_enforce_message() -> None:
 
 def test_list_items_are_expanded() -> None:
     bad = {"containers": [{"name": "c", "securityContext": {"privileged": True}}]}
-    items = [{"kind": "Pod", "metadata": {"name": "a"}, "spec": bad}, {"kind": "ConfigMap", "metadata": {"name": "b"}}]
-    doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    items = [
+        {"metadata": {"name": "a"}, "spec": bad},
+        {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "b"}},
+    ]
+    # Any object with items is a List; an item with neither kind nor apiVersion takes the List's kind minus "List".
+    doc = json.dumps({"apiVersion": "v1", "kind": "Pod", "items": items})
     code, out = run("check", "-", "--level", "baseline", "--output", "json", stdin=doc)
     assert code == 1
     results = json.loads(out)["results"]

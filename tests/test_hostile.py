@@ -368,7 +368,7 @@ def test_every_shape_problem_is_on_the_one_line(tmp_path: Path, good: Path) -> N
 def test_list_item_with_wrong_type_names_the_item(tmp_path: Path) -> None:
     items = [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ok"}, "spec": {"containers": [{"name": "a"}]}},
-        {"kind": "Pod", "metadata": {"name": "bad"}, "spec": {"hostPID": "true"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}, "spec": {"hostPID": "true"}},
     ]
     path = tmp_path / "list.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))

@@ -67,28 +67,103 @@ class ReadError:
         return entry
 
 
+NO_KIND = "object has no kind"  # kubectl: "Object 'Kind' is missing"
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    """A field as apimachinery's ``NestedString`` reads it: the string, or "" for anything else."""
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _version(api_version: str) -> str:
+    """The version part of an ``apiVersion``, as ``schema.ParseGroupVersion`` splits it ("" where it cannot)."""
+    slashes = api_version.count("/")
+    if slashes == 0:
+        return api_version
+    return api_version.split("/", 1)[1] if slashes == 1 else ""
+
+
+def is_list(obj: Mapping[str, Any]) -> bool:
+    """Whether a document is a List to kubectl: any object with an ``items`` field, whatever its kind (even null)."""
+    return "items" in obj
+
+
+def _nested_list(obj: Any) -> bool:
+    """Whether a List item is itself a List (its ``items`` an array), which kubectl refuses to flatten."""
+    return isinstance(obj, dict) and isinstance(obj.get("items"), list)
+
+
+def item_problem(i: int, item: Any) -> str | None:
+    """Why kubectl refuses a whole List for its item ``i``: one that is itself a List.
+
+    (It refuses a List for an item that is not an object too; pssgen reports that item alone, and judges the rest.)
+    """
+    if _nested_list(item):
+        return f"List item {i} is itself a List (its items are an array); kubectl refuses the whole List"
+    return None
+
+
+def _items_problem(items: list[Any]) -> str | None:
+    return next((p for i, item in enumerate(items) if (p := item_problem(i, item)) is not None), None)
+
+
+def list_problem(obj: Mapping[str, Any]) -> str | None:
+    """Why kubectl refuses a List document as a whole (before any item is sent), or None."""
+    if not _text(obj, "kind"):
+        return "the document has items but no kind: kubectl reads it as a List, and refuses a List with no kind"
+    items = obj.get("items")
+    if items is not None and not isinstance(items, list):
+        return "items is not a list"
+    return None
+
+
+def list_item(
+    source: str, index: int, i: int, item: Any, line: int | None, list_kind: str, list_api: str
+) -> Document | ReadError:
+    """One List item as kubectl's unstructured decoder and its object typer leave it.
+
+    An item with neither kind nor apiVersion takes the List's kind without its
+    ``List`` suffix and the List's apiVersion (a ``PodList``'s items are Pods);
+    an item that then has no kind, or no version, is refused on its own.
+    """
+    if item is None:
+        item = {}  # JSON null decodes into an empty map: a kindless item
+    if not isinstance(item, dict):
+        return ReadError(source, index, f"{list_kind or 'List'} item {i} is not a Kubernetes object", i)
+    if not _text(item, "kind") and not _text(item, "apiVersion"):
+        item = {**item, "kind": list_kind.removesuffix("List"), "apiVersion": list_api}
+    if not _text(item, "kind"):
+        return ReadError(source, index, f"{list_kind or 'List'} item {i} has no kind", i)
+    if not _version(_text(item, "apiVersion")):
+        return ReadError(source, index, f"{list_kind or 'List'} item {i} has no apiVersion (or no version in it)", i)
+    return Document(source, index, i, item, line)
+
+
 def _expand(source: str, index: int, value: Any, line: int | None) -> Iterator[Document | ReadError]:
+    """A whole document as kubectl reads it: one object, or a List's items (any object with ``items`` is one)."""
     if value is None:  # an empty document, e.g. a trailing `---`
         return
     if not isinstance(value, dict):
         shape = "sequence" if isinstance(value, list) else "scalar"
         yield ReadError(source, index, f"document is a {shape}, not a Kubernetes object")
         return
-    kind = value.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and "items" in value:
-        items = value.get("items")
-        if items is None:
+    if not is_list(value):
+        if not _text(value, "kind"):
+            yield ReadError(source, index, NO_KIND)
             return
-        if not isinstance(items, list):
-            yield ReadError(source, index, f"{kind}.items is not a list")
-            return
-        for i, item in enumerate(items):
-            if isinstance(item, dict):
-                yield Document(source, index, i, item, line)
-            else:
-                yield ReadError(source, index, f"{kind} item {i} is not a Kubernetes object", i)
+        yield Document(source, index, None, value, line)
         return
-    yield Document(source, index, None, value, line)
+    problem = list_problem(value)
+    items = value.get("items") or []
+    if problem is None:
+        problem = _items_problem(items)
+    if problem is not None:
+        yield ReadError(source, index, problem)
+        return
+    kind, api = _text(value, "kind"), _text(value, "apiVersion")
+    for i, item in enumerate(items):
+        yield list_item(source, index, i, item, line, kind, api)
 
 
 def _api_message(exc: NotJSONError) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from generator.manifests.chunks import _read_chunk, _read_stream
-from generator.manifests.documents import Document, ReadError
+from generator.manifests.documents import NO_KIND, Document, ReadError
 from generator.manifests.files import _os_message, _small_file, _stream_file, _walk
 from generator.manifests.stream import BLOCK_SIZE, _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
@@ -142,7 +142,7 @@ def _list_label(source: str, head: bytes, line_offset: int) -> str | None:
     """
     stream = _Input(io.BytesIO(head).read)
     stream.start()
-    documents: list[Document] = []
+    documents: list[Document | ReadError] = []
     while True:
         chunk = _Chunk(source, stream, line_offset)
         reader = _YamlReader(source, chunk, 0, None)
@@ -150,7 +150,8 @@ def _list_label(source: str, head: bytes, line_offset: int) -> str | None:
             entries, _ = _collect(reader.read())
             if reader.failed or reader.anchors or reader.aliased or reader.used_nodes:
                 return None
-            if any(isinstance(e, ReadError) or e.item is not None for e in entries):
+            # The fields before `items:` need no kind of their own (kubectl's layout puts it after them).
+            if any((isinstance(e, ReadError) and e.message != NO_KIND) or e.item is not None for e in entries):
                 return None
             documents.extend(entries)
         line_offset += chunk.drain()
@@ -158,7 +159,7 @@ def _list_label(source: str, head: bytes, line_offset: int) -> str | None:
             break
     if len(documents) > 1:
         return None
-    kind = documents[0].obj.get("kind") if documents else None
+    kind = documents[0].obj.get("kind") if documents and isinstance(documents[0], Document) else None
     return kind if isinstance(kind, str) else "List"
 
 

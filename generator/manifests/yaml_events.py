@@ -32,7 +32,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Generator
@@ -65,7 +64,11 @@ from generator.manifests.documents import (
     _at,
     _expand,
     _json_message,
+    _text,
     _yaml_message,
+    item_problem,
+    list_item,
+    list_problem,
 )
 from generator.manifests.loader import _BOOLS, _C_PARSER, _TAG, _StrictLoader
 from generator.manifests.shape import NotJSONError, as_api_json, json_key
@@ -219,6 +222,10 @@ class _YamlReader:
         self.pending: str | None = None  # the document's error, reported once its end is read
         self.reported: tuple[int, str] | None = None  # the last item error yielded, not to be repeated
         self.item_count = 0  # items the last List read held
+        # Items of a streamed List kept back until the List's own kind and apiVersion are known: from the first
+        # item with neither (it takes the List's), every item after it too, so the order stays kubectl's.
+        self.held: list[tuple[int, dict[str, Any], int]] = []
+        self.refused: str | None = None  # why kubectl refuses the streamed List as a whole, learnt from an item
         self.used_nodes = False  # some value was read through nodes (an anchor, alias, tag, merge or complex key)
         self.failed = False  # the parse broke (or bad bytes cut it short): the rest of the chunk was not read
         self.deep = False  # an item nested too deep (its skipping may depend on where the List starts)
@@ -273,6 +280,8 @@ class _YamlReader:
                 return None
             self.item = first
             yield from self._items(label, first)
+            if self.held or self.refused:  # only the whole List knows the kind its items take, or refuses them
+                return None
             self.get()  # DocumentEndEvent
             if self.get().__class__ is not StreamEndEvent:
                 return None
@@ -442,7 +451,7 @@ class _YamlReader:
             pairs[key] = value
         if streamed:
             pairs.pop("items")
-            self._finish_list(pairs)
+            yield from self._finish_list(pairs)
             return _STREAMED
         return self._root_json(pairs)
 
@@ -455,19 +464,29 @@ class _YamlReader:
                 return None
         return value
 
-    def _finish_list(self, rest: dict[str, Any]) -> None:
-        """A streamed List's own fields: what JSON cannot carry, and a kind that is not a List, are its errors."""
+    def _finish_list(self, rest: dict[str, Any]) -> Generator[Document | ReadError, None, None]:
+        """A streamed List's own fields, then the items held back for its kind.
+
+        What JSON cannot carry, no kind, or an item kubectl refuses the List
+        for, are the document's error (items already yielded stand: pssgen is
+        the stricter, and the error fails the run).
+        """
+        held, self.held = self.held, []
         self._root_json(rest)
+        if self.pending is None:
+            self.pending = list_problem(rest) or self.refused
+        self.refused = None
         if self.pending is not None:
             return
-        kind = rest.get("kind")
-        if not (isinstance(kind, str) and kind.endswith("List")):
-            what = f"kind {json.dumps(kind, ensure_ascii=False)}" if "kind" in rest else "no kind"
-            self.pending = f"the document has items but {what}, not a List: its items were read as a List's"
+        kind, api = _text(rest, "kind"), _text(rest, "apiVersion")
+        for i, value, line in held:
+            entry = list_item(self.source, self.index, i, value, line, kind, api)
+            if self.kinds is None or isinstance(entry, ReadError) or entry.obj.get("kind") in self.kinds:
+                yield entry
 
     def _skippable(self, pairs: dict[str, Any], key: str) -> bool:
         """Whether a root value need not be read: the caller wants other kinds, and this one is known not a List."""
-        if self.kinds is None or key == "kind":
+        if self.kinds is None or key in ("kind", "apiVersion", "items"):  # what makes a List, and its items' kind
             return False
         kind = pairs.get("kind")
         return isinstance(kind, str) and kind not in self.kinds and not kind.endswith("List")
@@ -518,10 +537,10 @@ class _YamlReader:
                 i += 1
                 continue
             self._check_bytes()
+            if value is None:
+                value = {}  # JSON null decodes into an empty map: a kindless item
             if value.__class__ is not dict:
                 yield ReadError(source, index, f"{label} item {i} is not a Kubernetes object", i)
-            elif wanted is not None and value.get("kind") not in wanted:
-                pass
             else:
                 if self.needs_json:
                     try:
@@ -530,7 +549,11 @@ class _YamlReader:
                         yield ReadError(source, index, _api_message(exc), i)
                         i += 1
                         continue
-                yield Document(source, index, i, value, line)
+                self.refused = self.refused or item_problem(i, value)
+                if self.held or (not _text(value, "kind") and not _text(value, "apiVersion")):
+                    self.held.append((i, value, line))  # its kind, or its place, waits for the List's kind
+                elif wanted is None or value.get("kind") in wanted:
+                    yield list_item(source, index, i, value, line, "", "")
             i += 1
 
     # ------------------------------------------------------------ values
@@ -646,7 +669,8 @@ class _YamlReader:
             else:
                 stack[-1][key] = value
                 keys[-1] = _NO_KEY
-                if kinds is not None and key == "kind" and len(stack) == 1 and value not in kinds:
+                if kinds is not None and key == "kind" and len(stack) == 1 and value.__class__ is str and \
+                        value and value not in kinds:  # fmt: skip
                     raise _Filtered(1)
             event = get()
 
