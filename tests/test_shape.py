@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 
 from generator.manifests.shape import (
-    BOOL,
-    INT32,
-    SCHEMAS,
-    STRING,
-    MapOf,
+    MAX_PROBLEMS,
+    ROOTS,
+    APITypesError,
     NotJSONError,
     as_api_json,
-    compile_type,
+    compile_types,
     conform,
     field_path,
     validate_shape,
@@ -304,7 +302,19 @@ def test_upstream_fixtures_validate_clean() -> None:
     assert len(fixtures) > 1000
     problems = {f.id: validate_shape(f.object) for f in fixtures}
     assert {k: v for k, v in problems.items() if v} == {}
-    assert all(conform(f.object)[0] == f.object for f in fixtures if f.object.get("kind") == "Pod")
+    # Upstream writes nil pointers as null (scaleIO.secretRef: null); the decoder leaves them as absent.
+    changed = [f.id for f in fixtures if f.object.get("kind") == "Pod" and conform(f.object)[0] != f.object]
+    assert changed and all(
+        conform(f.object)[0] == _null_fields_dropped(f.object) for f in fixtures if f.object.get("kind") == "Pod"
+    )
+
+
+def _null_fields_dropped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _null_fields_dropped(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_null_fields_dropped(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- every checked field, every kind of value
@@ -315,20 +325,20 @@ ODD_VALUES: list[Any] = [
 ]  # fmt: skip
 
 
-def _schema_paths(spec: Any, value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
-    """Every path in ``value`` (a fully populated object) that the DSL type ``spec`` checks."""
+def _schema_paths(t: Any, value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Every path in ``value`` (a fully populated object) that the compiled API type ``t`` describes."""
     if path:
         yield path
-    if isinstance(spec, dict) and isinstance(value, dict):
-        for key, sub in spec.items():
+    if t.fields and isinstance(value, dict):
+        for key, sub in t.fields.items():
             if key in value:
                 yield from _schema_paths(sub, value[key], (*path, key))
-    elif isinstance(spec, list) and isinstance(value, list):
+    elif t.name.startswith("[]") and isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _schema_paths(spec[0], item, (*path, i))
-    elif isinstance(spec, MapOf) and isinstance(value, dict):
+            yield from _schema_paths(t.elem, item, (*path, i))
+    elif t.name.startswith("map[]") and isinstance(value, dict):
         for key, item in value.items():
-            yield from _schema_paths(spec.value, item, (*path, key))
+            yield from _schema_paths(t.elem, item, (*path, key))
 
 
 def _mutants() -> list[tuple[str, dict[str, Any]]]:
@@ -337,8 +347,8 @@ def _mutants() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for base in bases:
         depth = 99 if base["kind"] == "Pod" else len(TEMPLATE_PATHS[base["kind"]]) + 2
-        for path in _schema_paths(SCHEMAS[base["kind"]], base, ()):
-            if len(path) > depth:
+        for path in _schema_paths(ROOTS[base["kind"]], base, ()):
+            if len(path) > depth or path[0] in ("apiVersion", "kind"):  # routing, not decoding: tested apart
                 continue
             for value in ODD_VALUES:
                 out.append((f"{base['kind']}:{'.'.join(map(str, path))}={value!r}", with_value(base, path, value)))
@@ -425,7 +435,7 @@ def test_problems_are_capped() -> None:
     pod = full_pod()
     pod["spec"]["containers"] = [{"name": i, "securityContext": {"privileged": "x"}} for i in range(10)]
     problems = validate_shape(pod)
-    assert len(problems) == 5
+    assert len(problems) == MAX_PROBLEMS
     assert problems[0] == "spec.containers[0].name: expected a string, got integer 0"
 
 
@@ -440,12 +450,18 @@ def test_long_strings_are_shortened_in_problems() -> None:
     assert problem.endswith('got string "' + "x" * 37 + '..."')
 
 
-def test_the_dsl_rejects_what_it_cannot_describe() -> None:
-    with pytest.raises(TypeError):
-        compile_type([BOOL, STRING])
-    with pytest.raises(TypeError):
-        compile_type({"a": "string"})
-    assert compile_type({"a": [INT32], "b": MapOf(BOOL)}).fields["a"].elem is not None
+def test_compile_types_refuses_a_type_it_has_no_rule_for() -> None:
+    data = {"kinds": {"Pod": "core/v1.Pod"}, "types": {"core/v1.Pod": {"spec": "[]complex128"}}}
+    with pytest.raises(APITypesError, match=r"type 'complex128' has no rule"):
+        compile_types(data)
+
+
+def test_compile_types_builds_recursive_and_shared_types_once() -> None:
+    types = {"a.T": {"self": "[]a.T", "n": "uint8"}, "a.U": {"t": "a.T"}}
+    data = {"kinds": {"Pod": "a.T", "Job": "a.U"}, "types": types}
+    roots = compile_types(data)
+    assert roots["Pod"].fields["self"].elem is roots["Pod"] and roots["Job"].fields["t"] is roots["Pod"]
+    assert (roots["Pod"].fields["n"].low, roots["Pod"].fields["n"].high) == (0, 255)
 
 
 def test_field_path_renders_kubernetes_style() -> None:

@@ -11,13 +11,16 @@ cannot receive at all (NaN and infinities, float or null keys, keys that clash
 once converted, binary that is not UTF-8) is rejected.
 
 ``validate_shape`` / ``conform`` (Pods and pod-template workloads, from
-``generator.scan``) check the type of every field on the path from the object's
-root to every field a check reads, as the API server's case-sensitive JSON
-decoder (``sigs.k8s.io/json``) would into the ``k8s.io/api`` types: a type the
-decoder rejects is an error, not something an engine should guess about
-(``privileged: "true"`` must not be read as "not true", nor as true). Fields no
-check reads are not examined; the decoder drops unknown fields, and field names
-are case-sensitive, so ``Privileged: true`` is simply an unknown field.
+``generator.scan``) check the type of every field of the object, as the API
+server's case-sensitive JSON decoder (``sigs.k8s.io/json``) would decode what
+kubectl sends into the ``k8s.io/api`` types: a type the decoder rejects is an
+error, not something an engine should guess about (``privileged: "true"`` must
+not be read as "not true", nor as true; labels that are not a map of strings
+must not reach an engine that builds a request from them). The types come from
+the Go types themselves (``api_types.json``, below), so a field no check reads
+(``restartPolicy``, ``resources``, ``creationTimestamp``) is held to its type
+too. The decoder drops unknown fields, and field names are case-sensitive, so
+``Privileged: true`` is simply an unknown field, left as it is.
 
 JSON ``null`` is accepted wherever Go accepts it, which is everywhere: a nil
 pointer, slice or map, or the zero value of a non-pointer. ``conform`` returns
@@ -33,162 +36,250 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from importlib.resources import files
 from typing import Any, Final
 
 from generator.errors import PssgenError
-from generator.policy.pod import API_GROUPS, TEMPLATE_PATHS, VOLUME_SOURCES
+from generator.policy.pod import API_GROUPS, EVALUATED_KINDS, TEMPLATE_PATHS
 
 MAX_PROBLEMS: Final = 5  # per object: enough to fix several at once, short enough for one line
 
-# ---------------------------------------------------------------- the type DSL
+# ---------------------------------------------------------------- the API types, from the Go types
 #
-# A type is written as a plain Python value:
-#   BOOL, STRING, INT32, INT64   a Go scalar of that type
-#   {"field": type, ...}         a Go struct (or pointer to one): the named fields are checked, others ignored
-#   [type]                       a Go slice of that type
-#   MapOf(type)                  a Go map[string]type
-# ``{}`` is "any object": a struct none of whose fields are read (a volume source).
+# ``api_types.json`` is written by ``conformance/apitypes`` (``go run . types``),
+# which walks the ``k8s.io/api`` v0.37.2 types of every evaluated kind by
+# reflection with encoding/json's field rules; ``tests/test_api_types.py``
+# fails when it is stale. Its ``types`` map each struct to its JSON fields, each
+# field to a type expression: a Go scalar (``bool``, ``string``, ``int32``, ...),
+# a type with its own UnmarshalJSON (``quantity``, ``intorstring``, ``time``,
+# ``rawjson``), ``[]E``, ``map[]E`` (string keys), or another struct's name.
+
+API_TYPES: Final = "api_types.json"
+
+_BOOL, _STRING, _INT, _SPECIAL, _STRUCT, _LIST, _MAP = range(7)  # containers last: ``code >= _STRUCT``
+_INT_BITS: Final = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
+_UINT_BITS: Final = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+INT32_RANGE: Final = (-(2**31), 2**31 - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Scalar:
-    """A Go scalar type, with the range of an integer type."""
-
-    name: str
-    low: int = 0
-    high: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class MapOf:
-    """A Go ``map[string]<value>``."""
-
-    value: Any
-
-
-BOOL: Final = Scalar("boolean")
-STRING: Final = Scalar("string")
-INT32: Final = Scalar("int32", -(2**31), 2**31 - 1)
-INT64: Final = Scalar("int64", -(2**63), 2**63 - 1)
-
-# ---------------------------------------------------------------- core/v1, the fields the checks read
-
-SECCOMP_PROFILE = {"type": STRING}
-APPARMOR_PROFILE = {"type": STRING}
-SELINUX_OPTIONS = {"type": STRING, "user": STRING, "role": STRING}
-WINDOWS_OPTIONS = {"hostProcess": BOOL}
-_SECURITY_CONTEXT_COMMON = {
-    "runAsNonRoot": BOOL,
-    "runAsUser": INT64,
-    "seLinuxOptions": SELINUX_OPTIONS,
-    "seccompProfile": SECCOMP_PROFILE,
-    "appArmorProfile": APPARMOR_PROFILE,
-    "windowsOptions": WINDOWS_OPTIONS,
-}
-SECURITY_CONTEXT = {
-    **_SECURITY_CONTEXT_COMMON,
-    "privileged": BOOL,
-    "allowPrivilegeEscalation": BOOL,
-    "capabilities": {"add": [STRING], "drop": [STRING]},
-    "procMount": STRING,
-}
-POD_SECURITY_CONTEXT = {**_SECURITY_CONTEXT_COMMON, "sysctls": [{"name": STRING}]}
-HANDLER = {"httpGet": {"host": STRING}, "tcpSocket": {"host": STRING}}  # ProbeHandler, LifecycleHandler
-CONTAINER = {  # Container and EphemeralContainer alike
-    "name": STRING,
-    "securityContext": SECURITY_CONTEXT,
-    "ports": [{"hostPort": INT32, "containerPort": INT32}],
-    "livenessProbe": HANDLER,  # Probe inlines ProbeHandler
-    "readinessProbe": HANDLER,
-    "startupProbe": HANDLER,
-    "lifecycle": {"postStart": HANDLER, "preStop": HANDLER},
-}
-VOLUME = {"name": STRING, **{source: {} for source in VOLUME_SOURCES}}
-POD_SPEC = {
-    "hostNetwork": BOOL,
-    "hostPID": BOOL,
-    "hostIPC": BOOL,
-    "hostUsers": BOOL,
-    "os": {"name": STRING},
-    "securityContext": POD_SECURITY_CONTEXT,
-    "volumes": [VOLUME],
-    "containers": [CONTAINER],
-    "initContainers": [CONTAINER],
-    "ephemeralContainers": [CONTAINER],
-}
-OBJECT_META = {"name": STRING, "namespace": STRING}  # what reports print
-POD_META = {**OBJECT_META, "annotations": MapOf(STRING)}
-POD_TEMPLATE_SPEC = {"metadata": {"annotations": MapOf(STRING)}, "spec": POD_SPEC}
-
-
-def _wrapped(path: tuple[str, ...], inner: dict[str, Any]) -> dict[str, Any]:
-    for key in reversed(path):
-        inner = {key: inner}
-    return inner
-
-
-# The root type of every evaluated kind: Pods directly, workloads around their template.
-SCHEMAS: Mapping[str, Any] = {
-    "Pod": {"metadata": POD_META, "spec": POD_SPEC},
-    **{kind: {"metadata": OBJECT_META, **_wrapped(path, POD_TEMPLATE_SPEC)} for kind, path in TEMPLATE_PATHS.items()},
-}
-
-# ---------------------------------------------------------------- compiled form
-
-_BOOL, _STRING, _INT, _STRUCT, _LIST, _MAP = range(6)
-_ZERO: dict[int, Any] = {_BOOL: False, _STRING: "", _INT: 0}
+class APITypesError(PssgenError, RuntimeError):
+    """The packaged description of the API types is missing or describes something shape.py cannot check."""
 
 
 class _Type:
-    """A DSL type compiled for the walk: a code, and what it holds."""
+    """One API type compiled for the walk: a code, and what it holds."""
 
-    __slots__ = ("code", "elem", "fields", "high", "low", "name")
+    __slots__ = ("check", "code", "elem", "expected", "fields", "high", "low", "name", "zero")
 
-    def __init__(self, code: int, name: str) -> None:
+    def __init__(self, code: int, name: str, expected: str, zero: Any = None) -> None:
         self.code = code
-        self.name = name
+        self.name = name  # the data's type expression
+        self.expected = expected  # what a problem says was expected: "an int32"
+        self.zero = zero  # Go's zero value as JSON, for a null array element or map value
         self.fields: dict[str, _Type] = {}
         self.elem: _Type | None = None
         self.low = self.high = 0
-
-    def zero(self) -> Any:
-        """Go's zero value, for a null array element or map value."""
-        if self.code in (_STRUCT, _MAP):
-            return {}
-        return [] if self.code == _LIST else _ZERO[self.code]
+        self.check: Callable[[Any], bool] = _never
 
 
-def compile_type(spec: Any) -> _Type:
-    """The DSL value ``spec`` as a ``_Type`` tree (shared sub-types compile once)."""
-    memo: dict[int, _Type] = {}
+def _never(value: Any) -> bool:
+    return False
 
-    def build(spec: Any) -> _Type:
-        if id(spec) in memo:
-            return memo[id(spec)]
-        if isinstance(spec, Scalar):
-            code = {"boolean": _BOOL, "string": _STRING}.get(spec.name, _INT)
-            node = _Type(code, spec.name)
-            node.low, node.high = spec.low, spec.high
-        elif isinstance(spec, dict):
-            node = _Type(_STRUCT, "object")
-            node.fields = {key: build(sub) for key, sub in spec.items()}
-        elif isinstance(spec, list) and len(spec) == 1:
-            node = _Type(_LIST, "array")
-            node.elem = build(spec[0])
-        elif isinstance(spec, MapOf):
-            node = _Type(_MAP, "object")
-            node.elem = build(spec.value)
+
+# ---------------------------------------------------------------- the types with their own UnmarshalJSON
+
+# kubectl sends what it read encoded again by Go's encoding/json, which escapes these (HTML-safe by default);
+# a Quantity parses the raw text between the quotes, where an escape is never valid.
+_GO_ESCAPED = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+# unicode.IsSpace, which strings.TrimSpace trims, less what the encoder escapes.
+_GO_SPACE: Final = " \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_DECIMAL_SUFFIXES: Final = {"": 0, "n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BINARY_SUFFIXES: Final = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_SUFFIX_LETTERS: Final = frozenset("eEinumkKMGTP")
+_DIGITS: Final = frozenset("0123456789")
+_GO_INT64 = re.compile(r"[+-]?[0-9]+\Z")  # strconv.ParseInt(s, 10, 64), before its range check
+
+
+def _int32_wrap(value: int) -> int:
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def quantity_text_ok(text: str) -> bool:
+    """Whether ``resource.ParseQuantity`` (apimachinery v0.37.2) accepts ``text``: its grammar, step by step.
+
+    Quirks kept on purpose, since the API server has them: a bare sign, ``.``
+    and a bare suffix (``k``, ``Ki``) are zero; digits are needed only where the
+    value cannot take the int64 fast path (``e-10``, ``Pi`` and ``Ei`` refused).
+    """
+    if text == "":
+        return False
+    end = len(text)
+    pos = 1 if text[0] in "+-" else 0
+    while pos < end and text[pos] == "0":
+        pos += 1
+    if pos == end:
+        return True
+    start = pos
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    num_len = max(pos - start, 1)  # no digits left after the zeros: the numerator is "0"
+    if pos == end:
+        return True
+    denom_len = 0
+    if text[pos] == ".":
+        pos += 1
+        start = pos
+        while pos < end and text[pos] in _DIGITS:
+            pos += 1
+        denom_len = pos - start
+        if pos == end:
+            return True
+    has_digits = any(c in _DIGITS for c in text[:pos])
+    suffix_start = pos
+    while pos < end and text[pos] in _SUFFIX_LETTERS:
+        pos += 1
+    if pos < end:
+        if text[pos] in "+-":
+            pos += 1
+        while pos < end and text[pos] in _DIGITS:
+            pos += 1
+        if pos < end:
+            return False
+    suffix = text[suffix_start:]
+    if suffix in _DECIMAL_SUFFIXES:
+        exponent = _DECIMAL_SUFFIXES[suffix]
+    elif suffix in _BINARY_SUFFIXES:
+        exponent = _BINARY_SUFFIXES[suffix]
+        if denom_len == 0 and 15 - num_len - exponent * 3 // 10 - 1 >= 0:
+            return True  # the int64 fast path
+        return has_digits
+    elif len(suffix) > 1 and suffix[0] in "eE" and _GO_INT64.match(suffix[1:]):
+        exponent = int(suffix[1:])
+        if not -(2**63) <= exponent < 2**63:
+            return False
+        exponent = _int32_wrap(exponent)
+    else:
+        return False
+    if 18 - num_len - denom_len >= 0 and _int32_wrap(exponent - denom_len) >= -9:
+        return True  # the int64 fast path
+    return has_digits  # inf.Dec needs a digit
+
+
+def _quantity_ok(value: Any) -> bool:
+    """A Quantity: any JSON number, or a string ParseQuantity accepts once trimmed."""
+    cls = value.__class__
+    if cls is int:
+        return True
+    if cls is float:
+        return math.isfinite(value)
+    if cls is not str or _GO_ESCAPED.search(value) is not None:
+        return False
+    return quantity_text_ok(value.strip(_GO_SPACE))
+
+
+def _int_or_string_ok(value: Any) -> bool:
+    """An IntOrString: any string, or an integer an int32 holds."""
+    cls = value.__class__
+    return cls is str or (cls is int and INT32_RANGE[0] <= value <= INT32_RANGE[1])
+
+
+_RFC3339 = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:[.,][0-9]+)?"
+                      r"(?:Z|[+-]([0-9]{2}):([0-9]{2}))\Z")  # fmt: skip
+
+
+def rfc3339_ok(text: str) -> bool:
+    """Whether Go's ``time.Parse(time.RFC3339, text)`` accepts ``text``, as metav1.Time decodes it.
+
+    Go's layout parser is looser than RFC 3339: a one-digit hour, a comma
+    before the fraction, zone offsets up to 24:60.
+    """
+    if not text.isascii():
+        return False
+    m = _RFC3339.match(text)
+    if m is None:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if not (1 <= month <= 12 and hour < 24 and minute < 60 and second < 60):
+        return False
+    if m.group(7) is not None and (int(m.group(7)) > 24 or int(m.group(8)) > 60):
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = 29 if month == 2 and leap else (28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+    return 1 <= day <= days
+
+
+def _time_ok(value: Any) -> bool:
+    return value.__class__ is str and rfc3339_ok(value)
+
+
+def _any_ok(value: Any) -> bool:
+    return True
+
+
+# name -> (check, what a problem says was expected, zero value)
+_SPECIALS: Final[Mapping[str, tuple[Callable[[Any], bool], str, Any]]] = {
+    "quantity": (_quantity_ok, 'a quantity (a number, or a string such as "500m" or "1Gi")', "0"),
+    "intorstring": (_int_or_string_ok, "an int32 or a string", 0),
+    "time": (_time_ok, 'an RFC 3339 time (a string such as "2024-01-02T15:04:05Z")', None),
+    "rawjson": (_any_ok, "any JSON value", None),
+}
+
+
+def compile_types(data: Mapping[str, Any]) -> dict[str, _Type]:
+    """Each kind's root type from the data's ``kinds`` and ``types`` (each named type compiles once)."""
+    structs: Mapping[str, Mapping[str, str]] = data["types"]
+    memo: dict[str, _Type] = {}
+
+    def build(expr: str) -> _Type:
+        if expr in memo:
+            return memo[expr]
+        if expr in structs:
+            node = memo[expr] = _Type(_STRUCT, expr, "an object", {})  # before its fields: types may recurse
+            node.fields = {key: build(sub) for key, sub in structs[expr].items()}
+            return node
+        if expr.startswith("[]"):
+            node = _Type(_LIST, expr, "an array", [])
+            node.elem = build(expr[2:])
+        elif expr.startswith("map[]"):
+            node = _Type(_MAP, expr, "an object", {})
+            node.elem = build(expr[5:])
+        elif expr == "bool":
+            node = _Type(_BOOL, expr, "a boolean", False)
+        elif expr == "string":
+            node = _Type(_STRING, expr, "a string", "")
+        elif expr in _INT_BITS or expr in _UINT_BITS:
+            node = _Type(_INT, expr, f"an {expr}" if expr[0] in "iu" else f"a {expr}", 0)
+            if expr in _INT_BITS:
+                bits = _INT_BITS[expr]
+                node.low, node.high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+            else:
+                node.low, node.high = 0, 2 ** _UINT_BITS[expr] - 1
+        elif expr in _SPECIALS:
+            check, expected, zero = _SPECIALS[expr]
+            node = _Type(_SPECIAL, expr, expected, zero)
+            node.check = check
         else:
-            raise TypeError(f"not a shape type: {spec!r}")
-        memo[id(spec)] = node
+            raise APITypesError(f"{API_TYPES}: type {expr!r} has no rule in generator/manifests/shape.py")
+        memo[expr] = node
         return node
 
-    return build(spec)
+    return {kind: build(root) for kind, root in data["kinds"].items()}
 
 
-_ROOTS: dict[str, _Type] = {kind: compile_type(schema) for kind, schema in SCHEMAS.items()}
+def _load_roots() -> dict[str, _Type]:
+    try:
+        data = json.loads(files(__package__ or "generator.manifests").joinpath(API_TYPES).read_text("utf-8"))
+        roots = compile_types(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise APITypesError(f"{API_TYPES} (package data of generator.manifests) is unreadable: {exc}") from exc
+    missing = sorted(EVALUATED_KINDS - roots.keys())
+    if missing:
+        raise APITypesError(f"{API_TYPES} describes no type for {', '.join(missing)}: regenerate it")
+    return roots
+
+
+ROOTS: Final[Mapping[str, _Type]] = _load_roots()  # each evaluated kind's type
 
 # ---------------------------------------------------------------- the walk
 
@@ -232,17 +323,13 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-_ARTICLE = {"boolean": "a boolean", "string": "a string", "int32": "an int32", "int64": "an int64",
-            "object": "an object", "array": "an array"}  # fmt: skip
-
-
 def _problem(t: _Type, value: Any, path: _Path, out: list[str]) -> None:
     if len(out) >= MAX_PROBLEMS:
         return
-    if t.code == _INT and value.__class__ is int:
-        out.append(f"{field_path(path)}: expected {_ARTICLE[t.name]}, got {value} (out of range)")
+    if value.__class__ is int and (t.code == _INT or t.name == "intorstring"):
+        out.append(f"{field_path(path)}: expected {t.expected}, got {value} (out of range)")
     else:
-        expected = "an integer" if t.code == _INT else _ARTICLE[t.name]
+        expected = "an integer" if t.code == _INT else t.expected
         out.append(f"{field_path(path)}: expected {expected}, got {describe(value)}")
 
 
@@ -252,7 +339,14 @@ def _scalar_ok(t: _Type, value: Any) -> bool:
         return value.__class__ is str
     if code == _BOOL:
         return value.__class__ is bool
-    return value.__class__ is int and t.low <= value <= t.high
+    if code == _INT:
+        return value.__class__ is int and t.low <= value <= t.high
+    return t.check(value)
+
+
+def _fresh(zero: Any) -> Any:
+    """A zero value of its own: never one ``{}`` shared by every object."""
+    return zero.copy() if zero.__class__ is dict or zero.__class__ is list else zero
 
 
 def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
@@ -287,6 +381,9 @@ def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
             elif fcode == _INT:
                 if sub.__class__ is not int or not ft.low <= sub <= ft.high:
                     _problem(ft, sub, (path, key), out)
+            elif fcode == _SPECIAL:
+                if not ft.check(sub):
+                    _problem(ft, sub, (path, key), out)
             else:
                 new = _walk(ft, sub, (path, key), out)
                 if new is not sub:
@@ -304,7 +401,7 @@ def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
         nested = elem.code >= _STRUCT
         for i, sub in enumerate(value):
             if sub is None:
-                new = elem.zero()
+                new = _fresh(elem.zero)
             elif nested:
                 new = _walk(elem, sub, (path, i), out)
                 if new is sub:
@@ -331,7 +428,7 @@ def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
                 out.append(f"{field_path(path)}: key {describe(key)} is not a string")  # describe() quotes
             continue
         if sub is None:
-            new = elem.zero()
+            new = _fresh(elem.zero)
         elif nested:
             new = _walk(elem, sub, (path, f"[{key}]"), out)
             if new is sub:
@@ -376,9 +473,9 @@ def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
     the object is returned as given and must not be evaluated.
     """
     kind = obj.get("kind")
-    if not isinstance(kind, str) or kind not in _ROOTS:
+    if not isinstance(kind, str) or kind not in ROOTS:
         return obj, []
-    root = _ROOTS[kind]
+    root = ROOTS[kind]
     problems = _api_version_problems(kind, obj)
     conformed = _walk(root, obj, None, problems)
     if problems:
@@ -391,11 +488,11 @@ def conform(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
 
 
 def validate_shape(obj: Mapping[str, Any]) -> list[str]:
-    """Type problems on the fields the checks read, as the API's decoder would report them; empty when fine."""
+    """Type problems anywhere in the object, as the API's decoder would find them; empty when fine."""
     kind = obj.get("kind")
-    if not isinstance(kind, str) or kind not in _ROOTS:
+    if not isinstance(kind, str) or kind not in ROOTS:
         return []
-    root = _ROOTS[kind]
+    root = ROOTS[kind]
     problems = _api_version_problems(kind, obj)
     _walk(root, obj, None, problems)
     return problems
