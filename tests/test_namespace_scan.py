@@ -132,6 +132,26 @@ def test_a_namespace_read_after_its_objects() -> None:
     assert by_name(payload)["early"]["level"] == "restricted"
 
 
+def test_a_namespace_takes_effect_where_kubectl_applies_it(tmp_path: Path) -> None:
+    """Relabelling a Namespace after its Pods cannot change their verdict: each is judged as it stood before them."""
+    text = docs(
+        namespace("shop", enforce="restricted"),
+        pod("before", "shop", BASELINE_ONLY),
+        namespace("shop", enforce="baseline"),
+        pod("after", "shop", BASELINE_ONLY),
+    )
+    code, payload = check_json("-", "--namespace-labels", "--level", "privileged", stdin=text)
+    assert code == 1
+    assert by_name(payload)["before"]["level"] == "restricted" and by_name(payload)["before"]["allowed"] is False
+    assert by_name(payload)["after"]["level"] == "baseline" and by_name(payload)["after"]["allowed"] is True
+    # The same across files, in the order they are read: a.yaml's Pod stands before b.yaml's relabelling.
+    (tmp_path / "a.yaml").write_text(docs(namespace("shop", enforce="restricted"), pod("first", "shop", BASELINE_ONLY)))
+    (tmp_path / "b.yaml").write_text(docs(namespace("shop", enforce="baseline"), pod("second", "shop", BASELINE_ONLY)))
+    for jobs in ("1", "2"):
+        code, payload = check_json(str(tmp_path), "--namespace-labels", "--level", "privileged", "--jobs", jobs)
+        assert (by_name(payload)["first"]["level"], by_name(payload)["second"]["level"]) == ("restricted", "baseline")
+
+
 def test_a_deployment_in_a_restricted_namespace() -> None:
     """PSA never enforces on workloads (it warns and audits them); pssgen judges them by enforce all the same."""
     deployment = (

@@ -15,7 +15,7 @@ import click
 
 from generator.cli.options import EXIT_DENIED, EXIT_ERROR, EXIT_OK, level_option, version_option
 from generator.engines import ENGINE_NAMES, open_engine
-from generator.manifests import ReadError, read_paths
+from generator.manifests import ReadError, read_paths, source_names
 from generator.policy.namespaces import default_policy
 from generator.policy.versions import Version
 from generator.scan import Outcome, Policies, scan, scan_parallel
@@ -122,8 +122,9 @@ def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str
     The first reading of the input wants Namespaces only: text that cannot hold
     one is not even parsed, and its errors are the second reading's to report.
     """
-    if namespace_labels != FROM_INPUT:
-        return policies.read(read_paths([namespace_labels], kinds={"Namespace"}))
+    if namespace_labels != FROM_INPUT:  # the cluster's Namespaces: they stand from the start
+        return policies.read(read_paths([namespace_labels], kinds={"Namespace"}), base=True)
+    policies.order_sources(source_names(paths))  # each Namespace takes effect where it is, as kubectl applies files
     policy = policies.defaults.enforce
     policies.read(scan_parallel(paths, jobs, None, policy.level, policy.version, kinds={"Namespace"}, stdin=stdin,
                                 skim=True))  # fmt: skip

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from generator.manifests.chunks import read_text
 from generator.manifests.documents import MAX_ALIAS_EXPANSION, MAX_DEPTH, Document, ReadError
-from generator.manifests.files import read_paths
+from generator.manifests.files import read_paths, source_names
 from generator.manifests.pieces import LocalRead, Piece, Pieces, read_piece
 
 __all__ = [
@@ -34,4 +34,5 @@ __all__ = [
     "read_paths",
     "read_piece",
     "read_text",
+    "source_names",
 ]

@@ -133,6 +133,22 @@ def read_paths(
                 yield from _read_file(found, walked=True, kinds=kinds)
 
 
+def source_names(paths: list[str]) -> Iterator[str]:
+    """The source names ``read_paths`` will give, in its order, without reading a file: to order positions."""
+    for raw in paths:
+        if raw == "-":
+            yield "<stdin>"
+            continue
+        try:
+            is_dir = stat.S_ISDIR(os.stat(raw).st_mode)
+        except (OSError, ValueError):
+            is_dir = False
+        if not is_dir:
+            yield raw
+            continue
+        yield from (found for found in _walk(raw) if not isinstance(found, ReadError))
+
+
 def _stream_file(path: str, kinds: Collection[str] | None, index: int) -> Generator[Document | ReadError, None, int]:
     try:
         with open(path, "rb") as handle:

@@ -15,6 +15,7 @@ three modes (PSA caches results per LevelVersion the same way).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import importlib.machinery
 import json
@@ -84,42 +85,83 @@ class AppliedPolicy:
         return entry
 
 
+Position: TypeAlias = tuple[int, int, int]  # (source's place in the input, document, item or -1)
+
+
 class Policies:
-    """Namespace policies read from Namespace objects, and the defaults for every other namespace.
+    """Namespace policies, as they stand at each point of the input, and the defaults for every other namespace.
 
     The defaults enforce pssgen's ``--level``/``--version`` and audit and warn
-    at privileged:latest, as PSA's v1 configuration defaults do. A Namespace
-    read twice keeps the last reading, as applying the files in order would.
+    at privileged:latest, as PSA's v1 configuration defaults do. Namespaces
+    from a FILE (the cluster's, ``base``) stand from the start. Namespaces read
+    from the input take effect where they are, as ``kubectl apply -f`` applies
+    them in order: an object is judged by its Namespace's last reading before
+    it, so relabelling a Namespace after its Pods cannot change their verdict.
+    An object before any reading of its Namespace is judged by the FILE's, or
+    else by the first reading after it: the Namespace must exist before the
+    object can be created, and in a cluster export (``kubectl get pods,ns``)
+    Namespaces come last. ``namespaces`` holds each Namespace's last reading.
     """
 
     def __init__(self, defaults: NamespacePolicy) -> None:
         self.defaults = defaults
         self.namespaces: dict[str, AppliedPolicy] = {}
         self._default = AppliedPolicy("default", defaults)
+        self._base: dict[str, AppliedPolicy] = {}
+        self._history: dict[str, tuple[list[Position], list[AppliedPolicy]]] = {}
+        self._order: dict[str, int] = {}  # source -> its place in the input (first reading wins)
 
-    def add(self, doc: Document) -> ReadError | None:
-        """Record a Namespace's policy; returns its label error, PSA-style, if its labels are invalid."""
+    def order_sources(self, sources: Iterable[str]) -> None:
+        """The input's sources in reading order, so that positions in different files compare."""
+        for source in sources:
+            self._order.setdefault(source, len(self._order))
+
+    def position(self, entry: Document | ReadError) -> Position:
+        """Where ``entry`` is in the input; a source never ordered counts as after all others."""
+        rank = self._order.setdefault(entry.source, len(self._order))
+        item = entry.item if entry.item is not None else -1
+        return rank, entry.document if entry.document is not None else -1, item
+
+    def add(self, doc: Document, *, base: bool = False) -> ReadError | None:
+        """Record a Namespace's policy where it stands; returns its label error (PSA's words), if any."""
         found = namespace_labels(doc.obj)
         if found is None:
             return None
         name, labels = found
         policy = policy_from_labels(labels, self.defaults)
-        self.namespaces[name] = AppliedPolicy("namespace", policy)
+        applied = AppliedPolicy("namespace", policy)
+        self.namespaces[name] = applied
+        if base:
+            self._base[name] = applied
+        else:
+            positions, policies = self._history.setdefault(name, ([], []))
+            at = self.position(doc)
+            where = bisect.bisect_right(positions, at)
+            positions.insert(where, at)
+            policies.insert(where, applied)
         return label_error(doc, name, policy)
 
-    def read(self, entries: Iterable[Document | ReadError]) -> list[ReadError]:
+    def read(self, entries: Iterable[Document | ReadError], *, base: bool = False) -> list[ReadError]:
         """Add every Namespace among ``entries``; returns what could not be read and the label errors, in order."""
         errors: list[ReadError] = []
         for entry in entries:
-            problem = entry if isinstance(entry, ReadError) else self.add(entry)
+            problem = entry if isinstance(entry, ReadError) else self.add(entry, base=base)
             if problem is not None:
                 errors.append(problem)
         return errors
 
-    def lookup(self, namespace: str | None) -> AppliedPolicy:
+    def lookup(self, namespace: str | None, at: Document | None = None) -> AppliedPolicy:
+        """The policy for an object in ``namespace``: as it stands just before ``at`` (after all, without it)."""
         if namespace is None:
             return self._default
-        return self.namespaces.get(namespace, self._default)
+        found = self._history.get(namespace)
+        if found is None:
+            return self._base.get(namespace, self._default)
+        positions, policies = found
+        before = len(positions) if at is None else bisect.bisect_left(positions, self.position(at))
+        if before:
+            return policies[before - 1]
+        return self._base.get(namespace, policies[0])
 
 
 def label_error(doc: Document, name: str, policy: NamespacePolicy) -> ReadError | None:
@@ -344,7 +386,7 @@ def scan(
             else:
                 meta = entry.obj.get("metadata")
                 namespace = _str_or_none(meta.get("namespace")) if isinstance(meta, Mapping) else None
-                applied = policies.lookup(namespace)
+                applied = policies.lookup(namespace, entry)
                 distinct, modes = _modes(applied.policy)
                 plans.append((applied, len(requests), modes))
                 requests.extend((obj, lv.level, lv.version) for lv in distinct)
