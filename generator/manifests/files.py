@@ -29,36 +29,41 @@ def _os_message(exc: OSError) -> str:
 
 
 def _walk(root: str) -> Iterator[str | ReadError]:
-    """Manifest files below ``root`` (sorted, depth first), or errors for what cannot be listed.
+    """Manifest files below ``root``, or errors for what cannot be listed, in ``kubectl apply -R -f``'s order.
 
-    Iterative, so absurdly deep trees cannot exhaust the stack; directory symlinks are
-    followed once, a loop is cut where it closes.
+    That is ``filepath.Walk``'s: each directory's entries sorted by name, files
+    and subdirectories interleaved, depth first. Iterative, so absurdly deep
+    trees cannot exhaust the stack; directory symlinks are followed once (kubectl
+    does not follow them: pssgen reads more, never less), a loop is cut where it closes.
     """
     seen: set[tuple[int, int]] = set()
-    stack = [root]
+    stack: list[tuple[str, bool]] = [(root, True)]  # (path, is a directory to list)
     while stack:
-        directory = stack.pop()
+        path, listing = stack.pop()
+        if not listing:
+            yield path
+            continue
         try:
-            st = os.stat(directory)
+            st = os.stat(path)
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
-            with os.scandir(directory) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
+            with os.scandir(path) as entries:
+                listed = sorted(entries, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
         except OSError as exc:
-            yield ReadError(directory, None, f"cannot read directory: {exc.strerror or exc}")
+            yield ReadError(path, None, f"cannot read directory: {exc.strerror or exc}")
             continue
-        subdirectories = []
+        found: list[tuple[str, bool]] = []
         for entry in listed:
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False  # unreadable or a symlink loop: reading it as a file reports why
             if is_dir:
-                subdirectories.append(entry.path)
+                found.append((entry.path, True))
             elif entry.name.endswith(MANIFEST_SUFFIXES):
-                yield entry.path
-        stack.extend(reversed(subdirectories))
+                found.append((entry.path, False))
+        stack.extend(reversed(found))
 
 
 def _small_file(path: str, walked: bool) -> ReadError | tuple[bool, bytes | None]:
