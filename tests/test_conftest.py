@@ -254,3 +254,23 @@ def test_opa_eval_on_the_rendered_rego(
         assert denied == [], f"{case}: kubectl + PSA allow it, opa denies {denied}"
     else:
         assert denied, f"{case}: kubectl + PSA would deny (pssgen check exits {code}), opa eval allows it"
+
+
+def test_combine_expands_each_file(
+    conftest_bin: Path, verdict: Callable[[str, str, str], Verdict], run_bounded: RunBounded, tmp_path: Path
+) -> None:
+    # With --combine, input is [{"path", "contents"}]: each file's contents is judged, not the wrapper.
+    for name in CASES:
+        (tmp_path / name).write_text(CASES[name])
+    clean = [tmp_path / name for name in sorted(CLEAN)]
+    proc = run_bounded([conftest_bin, "test", "--no-color", "--combine", "-p", "out/rego", *clean], TIMEOUT, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout
+    for case in ("privileged-yes.yaml", "pod-list-kindless.yaml", "containers-empty-object.json"):
+        proc = run_bounded(
+            [conftest_bin, "test", "--no-color", "--combine", "-p", "out/rego", *clean, tmp_path / case],
+            TIMEOUT,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 1, f"--combine with {case}:\n{proc.stdout}"
+        for message in verdict(case, "restricted", "latest")[1]:
+            assert message in proc.stdout, f"--combine with {case}: missing {message!r}\n{proc.stdout}"
