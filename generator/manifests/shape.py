@@ -70,7 +70,7 @@ class APITypesError(PssgenError, RuntimeError):
 class _Type:
     """One API type compiled for the walk: a code, and what it holds."""
 
-    __slots__ = ("check", "code", "elem", "expected", "fields", "high", "low", "name", "zero")
+    __slots__ = ("check", "code", "elem", "expected", "fields", "high", "low", "name", "strings", "zero")
 
     def __init__(self, code: int, name: str, expected: str, zero: Any = None) -> None:
         self.code = code
@@ -81,6 +81,7 @@ class _Type:
         self.elem: _Type | None = None
         self.low = self.high = 0
         self.check: Callable[[Any], bool] = _never
+        self.strings: type | None = None  # list for a []string, dict for a map[string]string
 
 
 def _never(value: Any) -> bool:
@@ -226,6 +227,26 @@ _SPECIALS: Final[Mapping[str, tuple[Callable[[Any], bool], str, Any]]] = {
 }
 
 
+_REMEMBERED: Final = 4096  # distinct strings per check: quantities and times repeat across a cluster's objects
+
+
+def _remembered(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``check`` with its verdicts on strings remembered (bounded): "100m" is parsed once per scan, not per pod."""
+    seen: dict[str, bool] = {}
+
+    def remembered(value: Any) -> bool:
+        if value.__class__ is not str:
+            return check(value)
+        verdict = seen.get(value)
+        if verdict is None:
+            if len(seen) >= _REMEMBERED:
+                seen.clear()
+            verdict = seen[value] = check(value)
+        return verdict
+
+    return remembered
+
+
 def compile_types(data: Mapping[str, Any]) -> dict[str, _Type]:
     """Each kind's root type from the data's ``kinds`` and ``types`` (each named type compiles once)."""
     structs: Mapping[str, Mapping[str, str]] = data["types"]
@@ -241,9 +262,11 @@ def compile_types(data: Mapping[str, Any]) -> dict[str, _Type]:
         if expr.startswith("[]"):
             node = _Type(_LIST, expr, "an array", [])
             node.elem = build(expr[2:])
+            node.strings = list if node.elem.code == _STRING else None
         elif expr.startswith("map[]"):
             node = _Type(_MAP, expr, "an object", {})
             node.elem = build(expr[5:])
+            node.strings = dict if node.elem.code == _STRING else None
         elif expr == "bool":
             node = _Type(_BOOL, expr, "a boolean", False)
         elif expr == "string":
@@ -258,7 +281,7 @@ def compile_types(data: Mapping[str, Any]) -> dict[str, _Type]:
         elif expr in _SPECIALS:
             check, expected, zero = _SPECIALS[expr]
             node = _Type(_SPECIAL, expr, expected, zero)
-            node.check = check
+            node.check = _remembered(check) if check is not _any_ok else check
         else:
             raise APITypesError(f"{API_TYPES}: type {expr!r} has no rule in generator/manifests/shape.py")
         memo[expr] = node
@@ -349,6 +372,21 @@ def _fresh(zero: Any) -> Any:
     return zero.copy() if zero.__class__ is dict or zero.__class__ is list else zero
 
 
+def _all_strings(value: Any) -> bool:
+    """Whether ``value`` is a list of strings, or a dict from strings to strings (a quick yes, else the walk)."""
+    if value.__class__ is list:
+        for sub in value:  # noqa: SIM110 (a loop, not all() over a generator: this runs on every object)
+            if sub.__class__ is not str:
+                return False
+        return True
+    if value.__class__ is dict:
+        for key, sub in value.items():  # noqa: SIM110
+            if sub.__class__ is not str or key.__class__ is not str:
+                return False
+        return True
+    return False
+
+
 def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
     """Check ``value`` (never None) against ``t``; return it, or a copy with its nulls as the decoder leaves them.
 
@@ -384,6 +422,8 @@ def _walk(t: _Type, value: Any, path: _Path, out: list[str]) -> Any:
             elif fcode == _SPECIAL:
                 if not ft.check(sub):
                     _problem(ft, sub, (path, key), out)
+            elif ft.strings is sub.__class__ and _all_strings(sub):  # []string, map[string]string: no call
+                continue
             else:
                 new = _walk(ft, sub, (path, key), out)
                 if new is not sub:
