@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -190,10 +191,15 @@ def test_what_a_streamed_list_cannot_have_at_its_top() -> None:
 
 
 def test_a_duplicate_key_costs_its_item_only() -> None:
-    entries = read(export(5, {2: item(2, "  kind: Pod\n")}))
+    entries = read(export(5, {2: item(2, "  kind: Service\n")}))
     assert names(entries) == ["p0", "p1", "p3", "p4"]
     assert errors(entries) == [
-        (0, 2, f"invalid YAML at line {FIRST_ITEM_LINE + 3 * 6}, column 3: duplicate key 'kind'")
+        (
+            0,
+            2,
+            f"invalid YAML at line {FIRST_ITEM_LINE + 3 * 6}, column 3: duplicate key 'kind' with different "
+            "values (kubectl keeps the last; the object depends on the reader)",
+        )
     ]
 
 
@@ -249,12 +255,12 @@ def test_anchors_reach_across_items_and_may_be_redefined() -> None:
 def test_anchors_in_a_failed_or_unwanted_item_are_kept() -> None:
     """Skipping the rest of an item (an error, or a kind not asked for) still composes what aliases may need."""
     text = (
-        "items:\n- kind: Pod\n  kind: Pod\n  x: &a {name: kept}\n  y: &b [1, *nowhere]\n"
+        "items:\n- kind: Pod\n  kind: Service\n  x: &a {name: kept}\n  y: &b [1, *nowhere]\n"
         "- apiVersion: v1\n  kind: Pod\n  metadata: *a\n- kind: Pod\n  metadata: {name: half, b: *b}\nkind: List\n"
     )
     entries = read(text)
     assert names(entries) == ["kept"]
-    assert [(where, message.split(": ")[-1]) for _, where, message in errors(entries)] == [
+    assert [(where, message.split(": ")[-1].split(" with ")[0]) for _, where, message in errors(entries)] == [
         (0, "duplicate key 'kind'"),
         (2, "found undefined alias 'b'"),  # half a node is never found
     ]
@@ -393,7 +399,7 @@ def test_jobs_over_many_sources(tmp_path: Path) -> None:
 def test_jobs_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(manifests, "PIECE_SIZE", 2048)
     path = tmp_path / "export.yaml"
-    path.write_text(export(80, {5: item(5, "    hostPID: true\n"), 50: item(50, "  kind: Pod\n")}))
+    path.write_text(export(80, {5: item(5, "    hostPID: true\n"), 50: item(50, "  kind: Service\n")}))
     runs = [CliRunner().invoke(cli, ["check", str(path), "--output", "json", "--jobs", jobs]) for jobs in "12"]
     assert runs[0].exit_code == runs[1].exit_code == 2
     assert runs[0].stdout == runs[1].stdout
@@ -451,3 +457,124 @@ def test_the_json_report_is_written_as_it_goes_and_reads_as_one_object() -> None
         assert result.stdout == json.dumps(json.loads(result.stdout), indent=2) + "\n"
     result = CliRunner().invoke(cli, ["check", "-", "--output", "json"], input="")
     assert json.loads(result.stdout) == {"level": "restricted", "version": "latest", "results": [], "errors": []}
+
+
+# ---------------------------------------------------------------- bounded input (MAX_OBJECT_BYTES)
+
+LIMIT = manifest_stream.MAX_OBJECT_BYTES
+TOO_BIG = (
+    r"^object larger than 3 MiB \(3,145,728 bytes, the API server's request limit\) "
+    r"at line \d+, column \d+; skipped$"
+)
+POD_AFTER = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: after}\n"
+
+
+class Endless(io.RawIOBase):
+    """A stream that never ends (``/dev/zero``, ``yes``), counting what was read from it."""
+
+    def __init__(self, pattern: bytes) -> None:
+        self.pattern, self.position = pattern, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = 1 << 16 if size < 0 else size
+        out = (self.pattern * (size // len(self.pattern) + 1))[:size]
+        self.position += len(out)
+        return out
+
+
+def peak_reading(read_all: Callable[[], list[Document | ReadError]]) -> tuple[list[Document | ReadError], int]:
+    tracemalloc.start()
+    try:
+        entries = read_all()
+        return entries, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("pattern", [b"\0", b"y\n", b"x"], ids=["dev-zero", "yes", "one-endless-line"])
+def test_an_endless_stream_ends_with_errors_in_bounded_memory(pattern: bytes) -> None:
+    endless = Endless(pattern)
+    entries, peak = peak_reading(lambda: list(read_paths(["-"], stdin=endless)))  # type: ignore[arg-type]
+    assert [e for e in entries if isinstance(e, Document)] == []
+    document, source = entries
+    assert isinstance(document, ReadError) and document.document == 0
+    assert isinstance(source, ReadError) and source.document is None
+    assert source.message.startswith("cannot read: not read past line "), source.message
+    assert "no `---` line within 64 MiB" in source.message
+    if pattern == b"\0":
+        assert document.message == "binary data, not text (NUL byte at line 1, column 1)"
+    else:
+        assert re.match(TOO_BIG, document.message), document.message
+    assert endless.position <= manifest_stream.MAX_SKIP + LIMIT + 8 * manifest_stream.BLOCK_SIZE
+    assert peak < LIMIT + 16 * manifest_stream.BLOCK_SIZE, f"{peak:,} bytes held"
+
+
+def test_one_long_line_is_refused_past_the_limit_and_the_next_document_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "line.yaml"
+    head = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {blob: "
+    path.write_bytes(head + b"x" * (2 * LIMIT) + b"}\n" + POD_AFTER.encode())
+    entries, peak = peak_reading(lambda: list(read_paths([str(path)])))
+    assert names(entries) == ["after"]
+    assert [(e.document, e.item) for e in entries if isinstance(e, ReadError)] == [(0, None)]
+    (error,) = [e for e in entries if isinstance(e, ReadError)]
+    assert re.match(TOO_BIG, error.message) and "at line 4, column " in error.message, error.message
+    assert peak < 2 * LIMIT + 16 * manifest_stream.BLOCK_SIZE, f"{peak:,} bytes held"
+
+
+def test_a_document_of_many_short_lines_is_refused_too() -> None:
+    entries = read("kind: ConfigMap\ndata:\n" + "".join(f"  k{i}: v\n" for i in range(LIMIT // 8 + 10)) + POD_AFTER)
+    assert names(entries) == ["after"]
+    (error,) = [e for e in entries if isinstance(e, ReadError)]
+    assert error.document == 0 and re.match(TOO_BIG, error.message), error
+
+
+def test_a_document_just_under_the_limit_is_read() -> None:
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fits}\ndata: {blob: '"
+    text = head + "x" * (LIMIT - len(head) - 3) + "'}\n"
+    assert len(text.encode()) == LIMIT
+    assert names(read(text + POD_AFTER)) == ["fits", "after"]
+    assert [e.message for e in read(text.replace("'}", "x'}") + POD_AFTER) if isinstance(e, ReadError)]
+
+
+def big_item(name: str) -> str:
+    lines = "".join(f"    key{i}: {'v' * 40}\n" for i in range(LIMIT // 40))
+    return f"- apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: {name}}}\n  data:\n{lines}"
+
+
+def test_an_item_over_the_limit_costs_its_item_and_the_rest_of_its_list() -> None:
+    entries = read(export(3, {1: big_item("big")}) + POD_AFTER)
+    assert names(entries) == ["p0", "after"]
+    (error,) = [e for e in entries if isinstance(e, ReadError)]
+    assert (error.document, error.item) == (0, 1) and re.match(TOO_BIG, error.message), error
+
+
+@pytest.mark.parametrize("layout", ["yaml", "json-2", "json-4", "pieces"])
+def test_a_list_larger_than_the_limit_is_read_whole_when_each_item_fits(layout: str, tmp_path: Path) -> None:
+    count = LIMIT // 150  # items of some 300 bytes: the List is well over the limit
+    text = export(count)
+    if layout.startswith("json"):
+        pods = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"}, "spec": {"containers": [
+            {"name": "c", "image": "nginx", "securityContext": {"allowPrivilegeEscalation": False}}]}}
+            for i in range(count)]  # fmt: skip
+        text = json.dumps({"apiVersion": "v1", "items": pods, "kind": "List"}, indent=int(layout[-1]))
+    assert len(text) > 1.5 * LIMIT
+    if layout == "pieces":  # a run of items as --jobs workers read it: a block sequence at column 0
+        text = "".join(item(i) for i in range(count))
+        entries = list(read_text("export.yaml", text.encode()))
+        assert len([e for e in entries if isinstance(e, ReadError)]) == 1  # a sequence is not an object...
+        assert "object larger" not in str(entries[0])  # ...but it is not refused for its size
+        return
+    entries = read(text)
+    assert errors(entries) == []
+    assert names(entries) == [f"p{i}" for i in range(count)]
+
+
+def test_a_list_whose_items_line_is_followed_by_a_huge_field_is_refused() -> None:
+    # `items:` then a sibling holding megabytes: only entries of the items sequence start an object again
+    text = "apiVersion: v1\nkind: List\nitems:\n" + item(0) + "other:\n" + "- x\n" * (LIMIT // 4 + 10)
+    entries = read(text)
+    assert names(entries) == ["p0"]
+    assert [(d, i) for d, i, _ in errors(entries)] == [(0, None)] and re.match(TOO_BIG, errors(entries)[0][2]), entries

@@ -10,7 +10,24 @@
   Bytes are checked as they are read (NUL, UTF-8, YAML's printable set), with
   the position in the file, before any parser sees them.
 
-Nothing here knows YAML or JSON: a ``_Chunk`` is what a parser reads from.
+- **Bounded.** A line is handed out as soon as it cannot be a separator line
+  (so a 300 MiB line streams like any other text), the buffer holds a few
+  blocks, and no object may be larger than ``MAX_OBJECT_BYTES`` (3 MiB): the
+  API server's default limit on a request body (``MaxRequestBodyBytes`` in
+  k8s.io/apiserver), so nothing larger could be created anyway. An object is a
+  document, or one item of a List: in a chunk whose ``items:`` line (YAML block
+  style, or a pretty-printed JSON ``"items": [``) is followed by entries, the
+  budget starts again at each entry line at the entries' indentation (a chunk
+  that starts with a block sequence at column 0, as the pieces of a cut List
+  do, counts the same way). A one-line JSON List is one object. The reading of
+  an object over budget stops there (``problem``, like bad bytes), the rest of
+  its chunk is skipped unbuffered, and the next ``---`` starts afresh; when no
+  separator line comes within ``MAX_SKIP`` bytes (``/dev/zero``), the source is
+  given up with an ``OSError`` the file reader reports as one line. A quoted
+  multi-line scalar can hold lines that look like entries: the budget is a
+  bound on buffers, not a parse, and such a scalar is held whole by the parser.
+
+Nothing here knows YAML or JSON beyond those lines: a ``_Chunk`` is what a parser reads from.
 """
 
 from __future__ import annotations
@@ -21,6 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 BLOCK_SIZE = 1 << 20  # bytes read from a stream at a time
+MAX_OBJECT_BYTES = 3 << 20  # the API server's default MaxRequestBodyBytes (k8s.io/apiserver): 3 MiB
+MAX_SKIP = 64 << 20  # bytes skipped past a broken or oversized object, looking for `---`; then the source is given up
+SEPARATOR_LINE_LIMIT = 64 << 10  # a `---` line longer than this (blanks, a comment) is read as content, not a cut
 
 # A line that is `---`, optionally followed by blanks and a comment: Kubernetes' YAMLReader's separator.
 _SEPARATOR = re.compile(rb"^---[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
@@ -32,6 +52,105 @@ _FOREIGN_BOMS = (
 _ASCII_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _BLANK = b" \t\r\n"
+# What a line not complete yet must look like to still become a separator line.
+_SEPARATOR_PREFIX = re.compile(rb"-{0,3}|---[ \t]*(?:#[^\r\n]*)?\r?")
+# A List's items line (after a newline): YAML block style at column 0, or pretty-printed JSON.
+_ITEMS_LINE = re.compile(rb'\n(?:items:[ \t]*(?:#[^\r\n]*)?|[ \t]*"items"[ \t]*:[ \t]*\[[ \t]*)\r?\n')
+# The first line with content after it: a YAML entry (`- `) or a JSON object (`{`), and its indentation.
+_FIRST_ENTRY = re.compile(rb"\n(?:[ \t]*(?:#[^\r\n]*)?\r?\n)*( *)(-(?=[ \t\r\n])|\{)")
+# What may still become such a first line: blank and comment lines, then the start of one.
+_MAYBE_ENTRY = re.compile(rb"\n(?:[ \t]*(?:#[^\r\n]*)?\r?\n)*[ \t]*(?:#[^\r\n]*|-)?\r?")
+_CARRY = 4096  # bytes of what was handed out kept to match those lines across pieces
+
+
+class _Budget:
+    """Bytes handed out per object (see the module doc): where the current object started, and List state.
+
+    Lines are matched in what was handed out, with the last ``_CARRY`` bytes
+    kept so a line cut between two pieces is still seen; offsets are the chunk's.
+    """
+
+    __slots__ = ("entry", "first_from", "region_end", "span_start", "state", "tail", "yaml_entry")
+
+    def __init__(self) -> None:
+        self.state = "head"  # head (no items line yet), first (items line seen), items (in the entries), after
+        self.span_start = 0  # chunk offset where the current object's bytes started
+        self.tail = b"\n"  # the last bytes handed out, from chunk offset -1 (a chunk starts at a line start)
+        self.first_from = -1  # chunk offset of the newline ending the items line, then of that before the entries
+        self.entry = b""  # newline, the entries' indentation, then `-` or `{`
+        self.yaml_entry = True
+        self.region_end: re.Pattern[bytes] | None = None  # a line that ends the entries
+
+    def _start_entries(self, indent: int, yaml_entry: bool) -> None:
+        pad = b" " * indent
+        self.yaml_entry = yaml_entry
+        self.entry = b"\n" + pad + (b"-" if yaml_entry else b"{")
+        allowed = pad + (rb"-(?:[ \t\r\n]|$)" if yaml_entry else rb"[{}]")
+        self.region_end = re.compile(rb"\n(?!" + allowed + b"|" + pad + rb" |[ \t]*(?:#[^\r\n]*)?\r?(?:\n|$))")
+        self.state = "items"
+
+    def _is_entry(self, joined: bytes, at: int) -> bool:
+        after = joined[at + len(self.entry) : at + len(self.entry) + 1]
+        return not self.yaml_entry or after in (b"", b" ", b"\t", b"\r", b"\n")
+
+    def over(self, data: bytes, served: int) -> int | None:
+        """Where in ``data`` (handed out from chunk offset ``served``) an object passes the budget, or None."""
+        base = served - len(self.tail)  # chunk offset of joined[0]
+        joined = self.tail + data
+        start = max(len(self.tail) - 256, 0)  # a line that began in the last piece (longer ones are not ours)
+        if self.state == "head":
+            if joined.startswith(b"\n-") and base == -1 and joined[2:3] in (b"", b" ", b"\t", b"\r", b"\n"):
+                self._start_entries(0, True)  # a chunk that is a block sequence at column 0: its entries are objects
+            else:
+                found = _ITEMS_LINE.search(joined, start)
+                if found is not None:
+                    self.state, self.first_from = "first", base + found.end() - 1
+        if self.state == "first":
+            at = self.first_from - base
+            found = _FIRST_ENTRY.match(joined, at) if at >= 0 else None
+            if found is not None and found.end() < len(joined):
+                self._start_entries(len(found.group(1)), found.group(2) == b"-")
+                self.first_from = base + found.start(2) - len(found.group(1)) - 1  # the newline before the first entry
+            elif at < 0 or (found is None and not _MAYBE_ENTRY.fullmatch(joined, at)):
+                self.state = "after"  # the items line is followed by something else: no entries to count
+        if self.state == "items":
+            assert self.region_end is not None
+            start = max(start, self.first_from - base)
+            stop = self.region_end.search(joined, start)
+            limit = len(joined) if stop is None else stop.start()
+            self._entries(joined, base, start, limit, len(data) <= MAX_OBJECT_BYTES)
+            if stop is not None:
+                self.state = "after"
+        self.tail = joined[-_CARRY:]
+        if served + len(data) - self.span_start > MAX_OBJECT_BYTES:
+            return max(self.span_start + MAX_OBJECT_BYTES - served, 0)
+        return None
+
+    def _entries(self, joined: bytes, base: int, start: int, limit: int, small: bool) -> None:
+        """Move ``span_start`` to each entry line in ``joined[start:limit]`` while no object passes the budget.
+
+        In a piece no longer than the budget, no object can start and pass it
+        inside the piece: only the first entry (which ends the object before
+        it) and the last (which starts the current one) matter.
+        """
+        at = joined.find(self.entry, start, limit)
+        while at >= 0 and not self._is_entry(joined, at):
+            at = joined.find(self.entry, at + 1, limit)
+        while at >= 0:
+            offset = base + at + 1
+            if offset - self.span_start > MAX_OBJECT_BYTES:
+                return
+            self.span_start = max(self.span_start, offset)
+            if small:
+                last = joined.rfind(self.entry, at + 1, limit)
+                while last > at and not self._is_entry(joined, last):
+                    last = joined.rfind(self.entry, at + 1, last)
+                if last > at:
+                    self.span_start = max(self.span_start, base + last + 1)
+                return
+            at = joined.find(self.entry, at + 1, limit)
+            while at >= 0 and not self._is_entry(joined, at):
+                at = joined.find(self.entry, at + 1, limit)
 
 
 def _only_directives(chunk: bytes) -> bool:
@@ -65,6 +184,8 @@ class _Input:
         self._eof = False
         self._ignore: int | None = None  # a separator position that does not cut (directives before the first)
         self._base = 0  # the input's offset of _buf[0]
+        self._line_at = 0  # where in _buf the line not complete yet starts (-1: before _buf[0], so ruled out)
+        self._ruled_out = False  # that line cannot be a separator line: its bytes may be handed out
 
     @property
     def position(self) -> int:
@@ -79,10 +200,12 @@ class _Input:
             if self._buf.startswith(bom):
                 return f"{encoding} text (byte order mark); only UTF-8 is read"
         if self._buf.startswith(codecs.BOM_UTF8):
-            self._pos = self._from = self._safe = len(codecs.BOM_UTF8)
-        while self._buf.find(b"\n", self._pos) < 0 and self._fill():
-            pass
-        if _SEPARATOR.match(self._buf, self._pos, len(self._buf) if self._eof else self._buf.find(b"\n", self._pos)):
+            self._pos = self._from = self._safe = self._line_at = len(codecs.BOM_UTF8)
+        while self._buf.find(b"\n", self._pos) < 0 and len(self._buf) - self._pos <= SEPARATOR_LINE_LIMIT:
+            if not self._fill():
+                break
+        newline = self._buf.find(b"\n", self._pos)
+        if _SEPARATOR.match(self._buf, self._pos, len(self._buf) if newline < 0 else newline):
             self._end = self._pos  # the input starts with a separator: its first chunk is empty
             return None
         if self._first_content_line().startswith(b"%"):
@@ -118,7 +241,7 @@ class _Input:
         if not block:
             self._eof = True
             return False
-        if self._pos > len(self._buf) // 2:  # drop what was handed out, keeping positions consistent
+        if self._pos > len(self._buf) // 2 or self._pos >= BLOCK_SIZE:  # drop what was handed out
             cut = self._pos
             self._buf = self._buf[cut:] + block
             self._base += cut
@@ -127,6 +250,7 @@ class _Input:
             self._safe -= cut
             self._end = None if self._end is None else self._end - cut
             self._ignore = None if self._ignore is None or self._ignore < cut else self._ignore - cut
+            self._line_at = self._line_at - cut if self._line_at >= cut else -1
         else:
             self._buf += block
         return True
@@ -151,6 +275,16 @@ class _Input:
         self._from = max(self._from, limit - 1)
         if self._eof:
             self._end = len(buf)
+            return
+        # The line not complete yet: handed out as soon as it cannot become a separator line (or is too long to be
+        # read as one), so a long line streams; a line ruled out is not looked at again when it ends.
+        if limit > 0 and limit > self._line_at:
+            self._line_at, self._ruled_out = limit, False
+        if not self._ruled_out:
+            partial = buf[self._line_at :]
+            self._ruled_out = len(partial) > SEPARATOR_LINE_LIMIT or not _SEPARATOR_PREFIX.fullmatch(partial)
+        if self._ruled_out:
+            self._safe = self._from = len(buf)
 
     def take(self, size: int) -> bytes:
         """Up to ``size`` bytes of the current chunk; b"" once it is over."""
@@ -213,6 +347,7 @@ class _Chunk:
         self._chars = 0  # characters handed out
         self._line_start = 0  # chunk offset where the line being handed out starts
         self._dropped = 0  # newlines in bytes bad bytes kept from the parser
+        self._budget = _Budget()
 
     def first_byte(self) -> bytes:
         """The first byte that is not a blank (b"" when there is none), to tell JSON from YAML."""
@@ -250,11 +385,20 @@ class _Chunk:
         return b"".join(pieces)
 
     def drain(self) -> int:
-        """Skip what is left of the chunk; returns its number of lines, for the next one's positions."""
+        """Skip what is left of the chunk; returns its number of lines, for the next one's positions.
+
+        Past a problem, at most ``MAX_SKIP`` bytes are skipped: an ``OSError`` then gives the source up (a file
+        of zeros has no separator line to go on from).
+        """
         lines = self._lines + self._dropped + self._head.count(b"\n")
         self._head = b""
+        skipped = 0
         while piece := self._stream.take(BLOCK_SIZE):
             lines += piece.count(b"\n")
+            skipped += len(piece)
+            if self.problem is not None and skipped > MAX_SKIP:
+                raise OSError(f"not read past line {self.line_offset + lines + 1}: no `---` line within "
+                              f"{MAX_SKIP >> 20} MiB after a document that could not be read")  # fmt: skip
         return lines
 
     def _where(self, data: bytes, offset: int) -> str:
@@ -312,6 +456,17 @@ class _Chunk:
                 f"(character U+{character:04X})")  # fmt: skip
 
     def _hand(self, data: bytes, chars: int) -> bytes:
+        cut = self._budget.over(data, self._served)
+        if cut is not None:  # an object passes MAX_OBJECT_BYTES: the parser sees it end here
+            while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # not inside a character
+                cut -= 1
+            where = self._where(data, cut)
+            self._dropped += data.count(b"\n", cut)  # not handed out, but lines all the same
+            data = data[:cut]
+            chars = len(data) if data.isascii() else len(data.decode("utf-8"))
+            words = (f"object larger than {MAX_OBJECT_BYTES >> 20} MiB ({MAX_OBJECT_BYTES:,} bytes, the API server's "
+                     f"request limit) at {where}; skipped")  # fmt: skip
+            self.problem = _BadBytes(words, self._chars + chars)
         newlines = data.count(b"\n")
         if newlines:
             self._lines += newlines
