@@ -137,7 +137,7 @@ def test_list_items_are_expanded() -> None:
 
 
 def test_unreadable_documents_are_reported_and_the_rest_evaluated(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text(POD + "---\n- just\n- a list\n---\nkind: Pod\nkind: Pod\n")
+    (tmp_path / "a.yaml").write_text(POD + "---\n- just\n- a list\n---\nkind: Pod\nkind: Service\n")
     code, out = run("check", str(tmp_path / "a.yaml"), str(tmp_path / "missing.yaml"), "--output", "json")
     assert code == 2
     payload = json.loads(out)

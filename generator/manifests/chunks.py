@@ -10,6 +10,7 @@ Files and pieces (``generator.manifests.files``, ``.pieces``) read through here.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -37,6 +38,7 @@ def _api_document(source: str, index: int, value: Any, line: int | None, text: s
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a key written twice sends the chunk to the YAML reader, which judges repeats with positions."""
     mapping: dict[str, Any] = {}
     for key, value in pairs:
         if key in mapping:
@@ -92,6 +94,44 @@ def _read_chunk(source: str, chunk: _Chunk, index: int, kinds: Collection[str] |
         return index + 1
 
 
+def _utf16_to_utf8(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """``read``, or for UTF-16 with a byte order mark, its text as UTF-8 (the mark dropped), a block at a time.
+
+    kubectl reads every file through ``unicode.BOMOverride``: a UTF-16 byte order
+    mark at the start decodes the whole file (what is not UTF-16 becomes U+FFFD),
+    anything else is read as UTF-8. UTF-32's marks start like UTF-16 LE's; they
+    are left for the byte stream to refuse.
+    """
+    head = read(4)
+    while len(head) < 4:
+        more = read(4 - len(head))
+        if not more:
+            break
+        head += more
+    encoding = None
+    if head.startswith(codecs.BOM_UTF16_LE) and not head.startswith(codecs.BOM_UTF32_LE):
+        encoding = "utf-16-le"
+    elif head.startswith(codecs.BOM_UTF16_BE):
+        encoding = "utf-16-be"
+    pending = [head[2:] if encoding else head]
+    if encoding is None:
+
+        def passthrough(size: int) -> bytes:
+            return pending.pop() if pending else read(size)
+
+        return passthrough
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+
+    def transcoded(size: int) -> bytes:
+        while True:
+            block = pending.pop() if pending else read(size)
+            text = decoder.decode(block, final=not block)
+            if text or not block:
+                return text.encode("utf-8")
+
+    return transcoded
+
+
 def _read_stream(
     source: str, read: Callable[[int], bytes], kinds: Collection[str] | None = None, *,
     index: int = 0, line_offset: int = 0, chunks: int | None = None,
@@ -100,7 +140,7 @@ def _read_stream(
 
     A broken document costs only itself. Returns the index after the last document.
     """
-    stream = _Input(read)
+    stream = _Input(_utf16_to_utf8(read))
     refused = stream.start()
     if refused is not None:
         yield ReadError(source, None, refused)

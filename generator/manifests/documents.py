@@ -33,6 +33,7 @@ class Document:
     item: int | None  # index inside a List, if it came from one
     obj: Mapping[str, Any]
     line: int | None = None  # 1-based line of the document's start, where known
+    warnings: tuple[str, ...] = ()  # what was read as kubectl reads it, but deserves a word (a key written twice)
 
     @property
     def where(self) -> str:

@@ -254,6 +254,9 @@ class Pieces:
              ) -> Iterator[Piece | LocalRead | ReadError]:  # fmt: skip
         stream = _Input(read)
         refused = stream.start()
+        if refused is not None and refused.startswith("UTF-16"):  # read as kubectl does, transcoded, by the caller
+            yield LocalRead(source, lambda index, kinds: _stream_file(source, kinds, index))
+            return
         if refused is not None:
             yield ReadError(source, None, refused)
             return

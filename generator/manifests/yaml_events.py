@@ -35,11 +35,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Generator
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import yaml
 from yaml.composer import ComposerError
-from yaml.constructor import ConstructorError
 from yaml.events import (
     AliasEvent,
     DocumentStartEvent,
@@ -70,7 +70,7 @@ from generator.manifests.documents import (
     list_item,
     list_problem,
 )
-from generator.manifests.loader import _BOOLS, _C_PARSER, _TAG, _StrictLoader
+from generator.manifests.loader import _BOOLS, _C_PARSER, _NUMBER, _TAG, _StrictLoader, go_number, repeated_key
 from generator.manifests.shape import NotJSONError, as_api_json, json_key
 from generator.manifests.stream import _Chunk
 
@@ -154,7 +154,7 @@ class _Broken(Exception):
     """The bytes of the chunk went bad at or before the end of what was just read."""
 
 
-_NULL, _BOOL, _INT, _FLOAT = (_TAG + name for name in ("null", "bool", "int", "float"))
+_NULL, _BOOL, _FLOAT = (_TAG + name for name in ("null", "bool", "float"))
 _NO_KEY = object()  # a mapping being built is waiting for a key, not a value
 
 
@@ -226,6 +226,7 @@ class _YamlReader:
         # item with neither (it takes the List's), every item after it too, so the order stays kubectl's.
         self.held: list[tuple[int, dict[str, Any], int]] = []
         self.refused: str | None = None  # why kubectl refuses the streamed List as a whole, learnt from an item
+        self.repeats: list[str] = []  # keys repeated with the same value, for the next Document yielded
         self.used_nodes = False  # some value was read through nodes (an anchor, alias, tag, merge or complex key)
         self.failed = False  # the parse broke (or bad bytes cut it short): the rest of the chunk was not read
         self.deep = False  # an item nested too deep (its skipping may depend on where the List starts)
@@ -363,7 +364,7 @@ class _YamlReader:
         elif value is not _STREAMED:
             for entry in _expand(self.source, self.index, value, line):
                 if self.kinds is None or isinstance(entry, ReadError) or entry.obj.get("kind") in self.kinds:
-                    yield entry
+                    yield self._noted(entry)
 
     def _sequence_root(self) -> None:
         depth = 1
@@ -448,7 +449,12 @@ class _YamlReader:
                     raise
                 self._skip(exc.open_containers + 1)
                 return None
-            pairs[key] = value
+            try:
+                self._assign(pairs, key, value, 1)
+            except _PartError as exc:
+                self.pending = exc.message
+                self._skip(1)
+                return None
         if streamed:
             pairs.pop("items")
             yield from self._finish_list(pairs)
@@ -482,12 +488,12 @@ class _YamlReader:
         for i, value, line in held:
             entry = list_item(self.source, self.index, i, value, line, kind, api)
             if self.kinds is None or isinstance(entry, ReadError) or entry.obj.get("kind") in self.kinds:
-                yield entry
+                yield self._noted(entry)
 
-    def _skippable(self, pairs: dict[str, Any], key: str) -> bool:
+    def _skippable(self, pairs: dict[str, Any], key: Any) -> bool:
         """Whether a root value need not be read: the caller wants other kinds, and this one is known not a List."""
-        if self.kinds is None or key in ("kind", "apiVersion", "items"):  # what makes a List, and its items' kind
-            return False
+        if self.kinds is None or key.__class__ is _Repeat or key in ("kind", "apiVersion", "items"):
+            return False  # what makes a List, its items' kind, and a repeat (to be compared) are always read
         kind = pairs.get("kind")
         return isinstance(kind, str) and kind not in self.kinds and not kind.endswith("List")
 
@@ -553,7 +559,7 @@ class _YamlReader:
                 if self.held or (not _text(value, "kind") and not _text(value, "apiVersion")):
                     self.held.append((i, value, line))  # its kind, or its place, waits for the List's kind
                 elif wanted is None or value.get("kind") in wanted:
-                    yield list_item(source, index, i, value, line, "", "")
+                    yield self._noted(list_item(source, index, i, value, line, "", ""))
             i += 1
 
     # ------------------------------------------------------------ values
@@ -569,14 +575,14 @@ class _YamlReader:
             record.extend(events)
         return value
 
-    def _key(self, event: _Event, mapping: dict[str, Any], base: int) -> str:
+    def _key(self, event: _Event, mapping: dict[str, Any], base: int) -> Any:
         """A root-level key, as the strict constructor names it; raises _Unusual for what only nodes can read."""
         if event.__class__ is not ScalarEvent or event.anchor is not None or event.tag is not None:
             raise _Unusual
         key = self._scalar(event, 0) if event.implicit[0] else event.value
         return self._named(key, event, mapping, 0)
 
-    def _named(self, key: Any, event: _Event, mapping: dict[str, Any], open_containers: int) -> str:
+    def _named(self, key: Any, event: _Event, mapping: dict[str, Any], open_containers: int) -> Any:
         if key.__class__ is not str:  # named as JSON names it: `1:` and `"1":` are the duplicates they become
             try:
                 key = json_key(key)
@@ -584,9 +590,26 @@ class _YamlReader:
                 raise _PartError(f"invalid YAML at {_at(event.start_mark, self.line_offset)}: {exc.problem}",
                                  open_containers) from None  # fmt: skip
         if key in mapping:
-            raise _PartError(f"invalid YAML at {_at(event.start_mark, self.line_offset)}: duplicate key {key!r}",
-                             open_containers)  # fmt: skip
+            return _Repeat(cast(str, key), event.start_mark)  # compared with the first value once its own is read
         return cast(str, key)  # a str, or json_key made it one
+
+    def _noted(self, entry: Document | ReadError) -> Document | ReadError:
+        """``entry``, carrying the keys repeated (with the same value) since the last entry yielded."""
+        repeats, self.repeats = self.repeats, []
+        if repeats and isinstance(entry, Document):
+            return replace(entry, warnings=(*entry.warnings, *repeats))
+        return entry
+
+    def _assign(self, mapping: dict[str, Any], key: Any, value: Any, open_containers: int) -> None:
+        """``mapping[key] = value``; a repeated key (``_Repeat``) must bring the same value, and is noted."""
+        if key.__class__ is not _Repeat:
+            mapping[key] = value
+            return
+        where = _at(key.mark, self.line_offset)
+        if not _same_value(mapping[key.key], value):
+            raise _PartError(f"invalid YAML at {where}: {repeated_key(key.key)}", open_containers)
+        self.repeats.append(f"{where}: duplicate key {key.key!r} with the same value (kubectl keeps the last)")
+        mapping[key.key] = value
 
     def _scalar(self, event: Any, open_containers: int) -> Any:
         """A plain scalar as the strict loader resolves and constructs it (cached when it is always the same)."""
@@ -598,17 +621,19 @@ class _YamlReader:
             resolved = None
         elif tag == _BOOL:
             resolved = _BOOLS[value.lower()]
-        elif tag == _INT and value.isdigit() and (value[0] != "0" or len(value) == 1):
-            resolved = int(value)
-        elif tag in (_INT, _FLOAT):  # other spellings (0x1F, 1_000, 010), and floats: PyYAML's own way
+        elif tag == _NUMBER:
+            if value.isascii() and value.isdigit() and (value[0] != "0" or len(value) == 1) and len(value) < 19:
+                resolved = int(value)  # plain decimal digits, well inside int64: the common case
+            else:
+                number = go_number(value)  # other spellings (0x1F, 0O17, 1_000, 08), floats, or no number at all
+                if number.__class__ is float:
+                    self.needs_json = True  # as_api_json makes integral floats integers, as Go prints them
+                    return number  # not cached: a cached value would skip the line above
+                resolved = value if number is None else number
+        elif tag == _FLOAT:  # infinity and NaN
             node = ScalarNode(tag, value, event.start_mark, event.end_mark)
-            try:
-                if tag == _INT:
-                    return self.constructor.construct_checked_int(node)
-                self.needs_json = True
-                return self.constructor.construct_checked_float(node)
-            except ConstructorError as exc:
-                raise _PartError(_yaml_message(exc, self.line_offset), open_containers) from None
+            self.needs_json = True
+            return self.constructor.construct_checked_float(node)
         else:
             raise _Unusual  # a merge key, or a resolver the fast path does not know
         if len(_PLAIN_CACHE) >= _PLAIN_CACHE_SIZE:
@@ -667,7 +692,10 @@ class _YamlReader:
                 keys[-1] = self._named(value, event, stack[-1], len(stack)) if value.__class__ is not str or \
                     value in stack[-1] else value  # fmt: skip
             else:
-                stack[-1][key] = value
+                if key.__class__ is _Repeat:
+                    self._assign(stack[-1], key, value, len(stack))
+                else:
+                    stack[-1][key] = value
                 keys[-1] = _NO_KEY
                 if kinds is not None and key == "kind" and len(stack) == 1 and value.__class__ is str and \
                         value and value not in kinds:  # fmt: skip
@@ -689,6 +717,11 @@ class _YamlReader:
         constructor = self.constructor
         try:
             value = constructor.construct_document(node)
+            self.repeats.extend(
+                f"{_at(mark, self.line_offset)}: duplicate key {key!r} with the same value (kubectl keeps the last)"
+                for key, mark in constructor.repeats
+            )
+            constructor.repeats.clear()
         except yaml.YAMLError as exc:
             _reset(constructor)
             raise _PartError(_yaml_message(exc, self.line_offset)) from None
@@ -744,7 +777,9 @@ class _YamlReader:
                 tag = event.tag
                 composed += 1
                 if cls is ScalarEvent:
-                    if tag is None or tag == "!":
+                    if tag == "!":  # go-yaml v2 resolves no scalar with a tag it does not know: `! yes` is "yes"
+                        tag = _TAG + "str"
+                    elif tag is None:
                         tag = resolve(ScalarNode, event.value, event.implicit)
                     node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
                     if anchor is not None:
@@ -782,8 +817,28 @@ class _YamlReader:
 _STREAMED = object()  # a root whose items were yielded as they were read
 
 
+@dataclass(frozen=True, slots=True)
+class _Repeat:
+    """A mapping key met a second time, and where: its value must be the first one's."""
+
+    key: str
+    mark: Any
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal values of the same JSON types all the way down (``True`` is not ``1``, ``1`` is not ``1.0``)."""
+    if a.__class__ is not b.__class__:
+        return False
+    if a.__class__ is dict:
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if a.__class__ is list:
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def _reset(loader: Any) -> None:
     """Forget a failed construction's half-built state so the next one starts clean."""
+    loader.repeats.clear()
     loader.constructed_objects = {}
     loader.recursive_objects = {}
     loader.state_generators = []
