@@ -45,7 +45,19 @@ Relation = Literal["reads-on", "refuses"]
 _READS_ON = (
     "kubectl stops reading a file at the first document YAML cannot parse; pssgen reports it and judges the rest"
 )
+_STREAMED = (
+    "a List is read one item at a time (a 100,000-object export is never held whole): its items are judged as they "
+    "stream past, before its kind (or a nested List) shows that kubectl refuses the whole List; the refusal is an error"
+)
+_REPEATED = "a key repeated with different values: the object depends on the reader (kubectl keeps the last)"
 DELIBERATE: dict[str, tuple[Relation, str]] = {
+    "list-kind-number.yaml": ("reads-on", _STREAMED),
+    "list-no-kind-with-items.yaml": ("reads-on", _STREAMED),
+    "dup-key-top-level.yaml": ("refuses", _REPEATED),
+    "dup-key-merge.yaml": (
+        "refuses",
+        "an explicit key after a merge that supplies it with another value: " + _REPEATED,
+    ),
     "multi-doc-one-broken-middle.yaml": ("reads-on", _READS_ON),
     "multi-doc-one-broken-first.yaml": ("reads-on", _READS_ON),
     "alias-undefined.yaml": ("reads-on", _READS_ON),

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from generator.manifests.shape import NotJSONError
+from generator.manifests.shape import ROOTS, NotJSONError, _Type, _walk
 
 MAX_DEPTH = 100  # deeper nesting than any Kubernetes object needs; also bounds recursion
 # Nodes that alias expansion may add beyond those written: generous for anchors shared between a
@@ -141,6 +141,27 @@ def list_item(
     return Document(source, index, i, item, line)
 
 
+def _meta_type() -> _Type:
+    """apiVersion, kind and metadata as kubectl's reader decodes every document (``metadataOnlyObject``)."""
+    pod = ROOTS["Pod"]
+    meta = _Type(pod.code, "TypeMeta+ObjectMeta", pod.expected, {})
+    meta.fields = {name: pod.fields[name] for name in ("apiVersion", "kind", "metadata")}
+    return meta
+
+
+_META = _meta_type()
+
+
+def meta_problem(obj: Mapping[str, Any]) -> str | None:
+    """Why kubectl's reader refuses a document for its apiVersion, kind or metadata (a typed decode), or None.
+
+    (List items are not decoded so; the API server decodes each object fully, and pssgen checks that at scan time.)
+    """
+    problems: list[str] = []
+    _walk(_META, obj, None, problems)
+    return "; ".join(problems) if problems else None
+
+
 def _expand(source: str, index: int, value: Any, line: int | None) -> Iterator[Document | ReadError]:
     """A whole document as kubectl reads it: one object, or a List's items (any object with ``items`` is one)."""
     if value is None:  # an empty document, e.g. a trailing `---`
@@ -150,12 +171,13 @@ def _expand(source: str, index: int, value: Any, line: int | None) -> Iterator[D
         yield ReadError(source, index, f"document is a {shape}, not a Kubernetes object")
         return
     if not is_list(value):
-        if not _text(value, "kind"):
-            yield ReadError(source, index, NO_KIND)
+        problem = NO_KIND if not _text(value, "kind") else meta_problem(value)
+        if problem is not None:
+            yield ReadError(source, index, problem)
             return
         yield Document(source, index, None, value, line)
         return
-    problem = list_problem(value)
+    problem = list_problem(value) or meta_problem(value)
     items = value.get("items") or []
     if problem is None:
         problem = _items_problem(items)

@@ -69,6 +69,7 @@ from generator.manifests.documents import (
     item_problem,
     list_item,
     list_problem,
+    meta_problem,
 )
 from generator.manifests.loader import _BOOLS, _C_PARSER, _NUMBER, _TAG, _StrictLoader, go_number, repeated_key
 from generator.manifests.shape import NotJSONError, as_api_json, json_key
@@ -480,7 +481,7 @@ class _YamlReader:
         held, self.held = self.held, []
         self._root_json(rest)
         if self.pending is None:
-            self.pending = list_problem(rest) or self.refused
+            self.pending = list_problem(rest) or meta_problem(rest) or self.refused
         self.refused = None
         if self.pending is not None:
             return
@@ -555,8 +556,10 @@ class _YamlReader:
                         yield ReadError(source, index, _api_message(exc), i)
                         i += 1
                         continue
-                self.refused = self.refused or item_problem(i, value)
-                if self.held or (not _text(value, "kind") and not _text(value, "apiVersion")):
+                problem = item_problem(i, value)
+                if problem is not None:  # a nested List: never an object of its own; the List is refused at its end
+                    self.refused = self.refused or problem
+                elif self.held or (not _text(value, "kind") and not _text(value, "apiVersion")):
                     self.held.append((i, value, line))  # its kind, or its place, waits for the List's kind
                 elif wanted is None or value.get("kind") in wanted:
                     yield self._noted(list_item(source, index, i, value, line, "", ""))
