@@ -6,20 +6,33 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any, BinaryIO
 
 import click
 
-from generator.cli.options import EXIT_DENIED, EXIT_ERROR, EXIT_OK, level_option, version_option
+from generator.cli.options import (
+    EXIT_DENIED,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    level_option,
+    version_option,
+)
 from generator.engines import ENGINE_NAMES, open_engine
 from generator.manifests import ReadError, read_paths, source_names
 from generator.policy.namespaces import default_policy
 from generator.policy.versions import Version
 from generator.scan import Outcome, Policies, scan, scan_parallel
-from generator.scan.reports import junit_report, sarif_report
+from generator.scan.reports import json_source, junit_report, quote_text, safe_text, sarif_report, shown_path
+from generator.scan.stream import RESOURCES
 
 FROM_INPUT = "\0input"  # --namespace-labels given without a FILE (no path can hold a NUL)
 SPOOL_IN_MEMORY = 16 << 20  # stdin read twice is kept in memory up to this size, then in a temporary file
@@ -55,6 +68,67 @@ class _Progress:
         if self.width:
             click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
             self.width = 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt, so that every ``finally`` and context exit
+    (engines, their gator and OPA processes, stdin's spool) runs before pssgen exits 143."""
+
+
+def _stopping(signum: int, _frame: FrameType | None) -> None:
+    """The first SIGINT or SIGTERM stops the run; further ones are ignored while it cleans up (bounded: children
+    are SIGKILLed), so a second Ctrl-C cannot cut the cleanup short and leave a child behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM as exceptions for the command's duration (main thread only: Python allows no other)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _where(source: str, document: int | None, item: int | None = None) -> str:
+    """``file: document N[ item M]`` for a text line, the file name quoted when it is not plain."""
+    if document is None:
+        return shown_path(source)
+    return f"{shown_path(source)}: document {document}" + ("" if item is None else f" item {item}")
+
+
+def _subject(entry: Outcome) -> str:
+    """``pods "web"``, the name quoted as the API server quotes it (Go's %q), so a name cannot forge a line."""
+    kind = entry.kind or "object"
+    resource = RESOURCES.get(kind, kind.lower())
+    return f"{resource} {quote_text(entry.name)}" if entry.name else resource
+
+
+def _denial_line(entry: Outcome) -> str:
+    assert entry.result is not None
+    if entry.kind == "Pod":
+        return f"{_where(entry.source, entry.document, entry.item)}: {_subject(entry)} is forbidden: " + safe_text(
+            entry.result.message
+        )
+    return f"{_where(entry.source, entry.document, entry.item)}: {_subject(entry)}: {safe_text(entry.result.warning)}"
+
+
+def _warning_line(entry: Outcome) -> str:
+    assert entry.warn is not None
+    return f"warning: {_where(entry.source, entry.document, entry.item)}: {_subject(entry)}: " + safe_text(
+        entry.warn.warning
+    )
+
+
+def _error_line(entry: ReadError) -> str:
+    return f"error: {_where(entry.source, entry.document, entry.item)}: {safe_text(entry.message)}"
 
 
 def _spool_stdin() -> BinaryIO:
@@ -107,12 +181,14 @@ class _JsonReport:
                    + '  "results": [', nl=False)  # fmt: skip
 
     def add(self, entry: dict[str, Any]) -> None:
+        entry = json_source(entry)
         click.echo(("\n    " if self.count == 0 else ",\n    ") + _json_indented(entry, 2), nl=False)
         self.count += 1
 
     def close(self, errors: list[ReadError]) -> None:
         end = "\n  ]" if self.count else "]"
-        click.echo(f'{end},\n  "errors": {_json_indented([e.as_dict() for e in errors], 1)}\n}}')
+        entries = [json_source(e.as_dict()) for e in errors]
+        click.echo(f'{end},\n  "errors": {_json_indented(entries, 1)}\n}}')
 
 
 def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str, jobs: int,
@@ -180,6 +256,20 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
     kubectl get -A -o yaml pods,deploy,ns | pssgen check - --namespace-labels
     pssgen check manifests/ --namespace-labels=cluster-namespaces.yaml
     """
+    with _stop_on_signals():
+        try:
+            _check(paths, level, version, engine, output, namespace_labels, jobs)
+        except KeyboardInterrupt:
+            click.echo("pssgen: interrupted (SIGINT); stopped", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except _Terminated:
+            click.echo("pssgen: terminated (SIGTERM); stopped", err=True)
+            sys.exit(EXIT_TERMINATED)
+
+
+def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str,
+           namespace_labels: str | None, jobs: int) -> None:  # fmt: skip
+    """The command's body: everything it starts is released in its ``finally`` and context exits."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and engine != "python":
         raise click.BadParameter("more than one job needs the python engine (other engines batch in one process)",
@@ -194,7 +284,7 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
         errors.append(entry)
         if output == "text":
             progress.clear()
-            click.echo(f"error: {entry}", err=True)
+            click.echo(_error_line(entry), err=True)
 
     if namespace_labels == "-" and "-" in paths:
         raise click.BadParameter("stdin cannot be both the input and the Namespaces", param_hint="--namespace-labels")
@@ -210,10 +300,10 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
         if output == "json":
             head: dict[str, Any] = {"level": level, "version": str(version)}
             if policies is not None:
-                head["namespace_labels"] = {
+                head["namespace_labels"] = json_source({
                     "source": "input" if namespace_labels == FROM_INPUT else namespace_labels,
                     "namespaces": {name: p.as_json() for name, p in sorted(policies.namespaces.items())},
-                }
+                })  # fmt: skip
             json_report = _JsonReport(head)
         label_errors = namespace_labels == FROM_INPUT
         with contextlib.ExitStack() as stack:
@@ -240,9 +330,9 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
                 elif entry.denied or entry.warned:
                     progress.clear()
                     if entry.denied:
-                        click.echo(f"{entry.where}: {entry.message}")
+                        click.echo(_denial_line(entry))
                     if entry.warned and not (entry.denied and entry.warning == entry.message):  # said just above
-                        click.echo(f"warning: {entry.where}: {entry.warning}")
+                        click.echo(_warning_line(entry))
     finally:
         progress.clear()
         if stdin is not None:
@@ -260,7 +350,7 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
         if policies is None:
             click.echo(f"{summary} ({level}:{version}, engine {engine})")
         else:
-            source = "the input" if namespace_labels == FROM_INPUT else namespace_labels
+            source = "the input" if namespace_labels == FROM_INPUT else shown_path(namespace_labels or "")
             click.echo(f"{summary}, {counts['warnings']} warnings ({len(policies.namespaces)} Namespaces read from "
                        f"{source}; elsewhere {level}:{version}; engine {engine})")  # fmt: skip
     sys.exit(EXIT_ERROR if errors else EXIT_DENIED if denied else EXIT_OK)

@@ -7,6 +7,8 @@ import click
 from generator.policy.versions import LEVELS, Version, VersionError, parse_version
 
 EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
+# Stopped by SIGINT or SIGTERM, after cleaning up: 128 + the signal's number, as shells report such an end.
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 def parse_version_option(_ctx: click.Context, _param: click.Parameter, value: str) -> Version:

@@ -25,6 +25,12 @@ otherwise (every object at every level and version).
 
 The privileged level has no template: a namespace at privileged is one no
 Constraint matches, so its objects are allowed without a review.
+
+Nothing is written to disk: gator reads the templates, Constraints and
+objects of a run on its stdin, and every gator (and the OPA server) is
+started through ``generator.engines.children``, so it dies with pssgen, also
+on SIGKILL; an interrupted batch kills the gators still running before the
+exception goes on.
 """
 
 from __future__ import annotations
@@ -32,18 +38,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import yaml
 
 from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request
+from generator.engines.children import Children
 from generator.policy.model import Result, Violation
 from generator.policy.pod import API_GROUPS
 from generator.policy.registry import active_checks
@@ -153,7 +157,7 @@ class GatekeeperEngine(EngineBase):
             raise EngineUnavailable(str(exc)) from exc
         self._bundle = gatekeeper_bundle()
         self._constraints = {level: yaml.safe_load(self._bundle[constraint_path(level)]) for level in TEMPLATE_LEVELS}
-        self._workdir = Path(tempfile.mkdtemp(prefix="pssgen-gatekeeper-"))
+        self._children = Children()  # the gators running
         self._opa: OpaServer | None = None  # started on first use
 
     # -- the engine interface --------------------------------------------------------------------
@@ -182,7 +186,7 @@ class GatekeeperEngine(EngineBase):
         if self._opa is not None:
             self._opa.stop()
             self._opa = None
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._children.cancel()
 
     # -- gator -----------------------------------------------------------------------------------
 
@@ -198,8 +202,13 @@ class GatekeeperEngine(EngineBase):
             target = loads.index(min(loads))
             bins[target].append((key, members))
             loads[target] += len(members)
+        self._children.reset()
         with ThreadPoolExecutor(max_workers=len(bins)) as pool:
-            answers = list(pool.map(self._gator_run, bins))
+            try:
+                answers = list(pool.map(self._gator_run, bins))
+            except BaseException:  # Ctrl-C, SIGTERM, one run's failure: the others are not waited for
+                self._children.cancel()
+                raise
         found: dict[int, list[Mapping[str, Any]]] = {}
         for answer in answers:
             for index, details in answer:
@@ -207,24 +216,17 @@ class GatekeeperEngine(EngineBase):
         return found
 
     def _gator_run(self, groups: Sequence[tuple[tuple[str, str], Sequence[_Item]]]) -> list[tuple[int, Any]]:
-        run = Path(tempfile.mkdtemp(prefix="run-", dir=self._workdir))
-        try:
-            group_of: dict[str, tuple[str, str]] = {}
-            levels = sorted({level for (level, _), _ in groups})
-            for level in levels:
-                (run / f"template-{level}.yaml").write_text(self._bundle[template_path(level)], encoding="utf-8")
-            constraints: list[dict[str, Any]] = []
-            objects: list[dict[str, Any]] = []
-            for number, ((level, version), members) in enumerate(groups):
-                group = f"g{number}"
-                group_of[f"pssgen-{group}"] = (level, version)
-                constraints.append(self._constraint(level, version, f"pssgen-{group}", group))
-                objects.extend(_labelled(item, group) for item in members)
-            (run / "constraints.yaml").write_text(_documents(constraints), encoding="utf-8")
-            (run / "objects.yaml").write_text(_documents(objects), encoding="utf-8")
-            answer = self._gator_test(run)
-        finally:
-            shutil.rmtree(run, ignore_errors=True)
+        group_of: dict[str, tuple[str, str]] = {}
+        levels = sorted({level for (level, _), _ in groups})
+        constraints: list[dict[str, Any]] = []
+        objects: list[dict[str, Any]] = []
+        for number, ((level, version), members) in enumerate(groups):
+            group = f"g{number}"
+            group_of[f"pssgen-{group}"] = (level, version)
+            constraints.append(self._constraint(level, version, f"pssgen-{group}", group))
+            objects.extend(_labelled(item, group) for item in members)
+        templates = "".join(f"---\n{self._bundle[template_path(level)]}\n" for level in levels)
+        answer = self._gator_test(templates + _documents(constraints) + _documents(objects))
         expected = {item.index: (level, version) for (level, version), members in groups for item in members}
         return [_gator_violation(entry, group_of, expected) for entry in answer]
 
@@ -244,15 +246,17 @@ class GatekeeperEngine(EngineBase):
             "spec": {"enforcementAction": "warn", "match": match, "parameters": {"version": version}},
         }
 
-    def _gator_test(self, run: Path) -> list[Mapping[str, Any]]:
+    def _gator_test(self, stream: str) -> list[Mapping[str, Any]]:
+        """gator's results for one YAML stream of templates, Constraints and objects, given on its stdin."""
         assert self._gator is not None
-        command = [str(self._gator), "test", "--filename", str(run), "--output", "json"]
+        command = [str(self._gator), "test", "--output", "json"]
         try:
-            proc = subprocess.run(
-                command, capture_output=True, text=True, timeout=GATOR_TIMEOUT, check=False, stdin=subprocess.DEVNULL
-            )
+            done = self._children.run(command, stream.encode("utf-8"), GATOR_TIMEOUT)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise GatorError(f"gator test could not run: {exc}") from exc
+        proc = subprocess.CompletedProcess(
+            done.args, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+        )
         if proc.returncode != 0:
             raise GatorError(f"gator test exited with {proc.returncode}:\n{_tail(proc.stderr or proc.stdout)}")
         text = proc.stdout.strip()

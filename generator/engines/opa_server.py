@@ -7,24 +7,24 @@ Why so much process care: a harness that leaves OPA running, or that keeps query
 OPA and reports "no violations", would make a run pass that should fail. So the process is
 checked before every query and after every connection error (``OpaDied``), it runs in its own
 session (Ctrl-C in a terminal reaches Python, which then stops it in order), it gets
-``PR_SET_PDEATHSIG`` on Linux (it dies even if Python is SIGKILLed), and ``stop()`` is
-registered with ``atexit`` and with a SIGTERM handler.
+``PR_SET_PDEATHSIG`` on Linux through ``generator.engines.children``'s wrapper, not a
+``preexec_fn`` (it dies even if Python is SIGKILLed), and ``stop()`` is registered with
+``atexit`` and with a SIGTERM handler. Its log is an anonymous temporary file: nothing
+named is left on disk.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
@@ -33,6 +33,7 @@ import requests
 from opa_client import OpaClient
 from opa_client.errors import RegoParseError
 
+from generator.engines.children import dies_with_us
 from generator.errors import PssgenError
 from generator.tools import OPA, require
 
@@ -79,32 +80,9 @@ class OpaUndefined(OpaError):
 
 # --------------------------------------------------------------------------- process safety
 
-_PR_SET_PDEATHSIG = 1
 _LIVE: set[OpaServer] = set()  # strong refs: a forgotten server is still stopped at exit
 _SIGTERM_LOCK = threading.Lock()
 _sigterm_installed = False
-
-
-def _child_setup(parent_pid: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the kernel SIGKILL OPA when the spawning thread dies.
-
-    Only on Linux with a loadable libc. Note PDEATHSIG follows the *thread* that forked, so
-    start servers from a long-lived thread (normally the main one).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-    def setup() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return setup
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -241,7 +219,10 @@ class OpaServer:
             try:
                 self._start_once()
                 return
-            except OpaError as exc:
+            except BaseException as exc:  # Ctrl-C or SIGTERM while starting: not a half-started server left
+                if not isinstance(exc, OpaError):
+                    self.stop()
+                    raise
                 last = exc
                 tail = getattr(exc, "stderr_tail", "")
                 self.stop()
@@ -265,12 +246,11 @@ class OpaServer:
         ]  # fmt: skip
         try:
             self._proc = subprocess.Popen(
-                cmd,
+                dies_with_us(cmd),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_child_setup(os.getpid()),
                 close_fds=True,
             )
         except OSError as exc:
