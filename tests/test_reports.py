@@ -238,7 +238,7 @@ def test_junit_cases_name_the_objects_and_carry_psa_messages(junit: str, found: 
         (APP, "Service/shop/web [document 3]"),
         (LIST, "Pod/db [document 0, item 0]"),
         (LIST, "Pod/ok [document 0, item 1]"),
-        (STDIN, "Pod/odd\\u0001name [document 0]"),
+        (STDIN, "Pod/odd\\x01name [document 0]"),
         (STDIN, "read error [document 1]"),
         (ABSOLUTE, "Pod/lone [document 0]"),
     ]
@@ -283,12 +283,12 @@ def test_junit_escapes_quotes_and_angle_brackets(junit: str):
 
 
 def test_junit_spells_out_characters_xml_cannot_hold(junit: str):
-    """A control character from a YAML escape would make the XML ill-formed; it is written as ``\\u0001``."""
+    """A control character from a YAML escape would make the XML ill-formed; it is written as ``\\x01`` (Go's %q)."""
     assert "\x01" not in junit
     case = next(c for c in ET.fromstring(junit).iter("testcase") if c.get("classname") == STDIN)
     failure = case.find("failure")
     assert failure is not None
-    assert 'pods "odd\\u0001name" is forbidden' in (failure.get("message") or "")
+    assert 'pods "odd\\x01name" is forbidden' in (failure.get("message") or "")
 
 
 def test_junit_without_input_is_still_a_valid_report(junit_schema: xmlschema.XMLSchema):

@@ -3,11 +3,21 @@
 Both are pure functions of the scan's outcomes and read errors, so the CLI
 decides where they go and tests can validate them against the published
 schemas. Output is deterministic: the same input gives the same bytes.
+
+Names come from the input, so they cannot be trusted to be text: the helpers
+here (``quote_text``, ``safe_text``, ``shown_path``, ``json_source``) make
+what every format prints unforgeable and the file name recoverable. A file
+name that is not UTF-8 reaches Python with ``surrogateescape`` (``\udcff`` for
+the byte 0xFF): text and JUnit spell such a byte ``\xff`` as Go's ``%q`` does,
+JSON keeps a readable ``source`` (U+FFFD for the byte) plus ``source_bytes``
+(the name's bytes, base64), SARIF percent-encodes the bytes in the URI.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -17,6 +27,7 @@ from urllib.parse import quote
 
 from generator import __version__
 from generator.manifests import ReadError
+from generator.policy.checks._helpers import go_quote
 from generator.policy.model import Check, Violation
 from generator.policy.registry import CHECKS
 from generator.scan.stream import Outcome
@@ -28,6 +39,52 @@ STDIN_SOURCE = "<stdin>"  # what generator.manifests.files names standard input
 SKIPPED_MESSAGE = "not a Pod or a pod-template workload"
 
 _RULE_INDEX: dict[str, int] = {check.id: i for i, check in enumerate(CHECKS)}
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape decodes it
+# What a terminal or a log reader may act on: controls (C0, DEL, C1), line and paragraph separators, format
+# characters (bidi overrides), lone surrogates. Quotes and backslashes are left as they are in free text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+
+
+def quote_text(text: str) -> str:
+    """Go's ``%q`` of a name, as kubectl and the API server print names (``pods "web"``); a byte that is not
+    UTF-8 (a surrogate-escaped file name) is ``\xff``, as Go quotes the bytes of a string."""
+    if not _ESCAPED_BYTE.search(text):
+        return go_quote(text)
+    parts = _ESCAPED_BYTE.split(text)
+    escaped = [f"\\x{ord(m) - 0xDC00:02x}" for m in _ESCAPED_BYTE.findall(text)]
+    body = "".join(go_quote(part)[1:-1] + (escaped[n] if n < len(escaped) else "") for n, part in enumerate(parts))
+    return f'"{body}"'
+
+
+def safe_text(text: str) -> str:
+    """Free text (a message that quotes its own names) with every character that could end or rewrite the line
+    spelled as in Go's ``%q``, the rest as it is: one report line stays one line."""
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: quote_text(m.group())[1:-1], text)
+
+
+def shown_path(source: str) -> str:
+    """A file name for a text line: as it is when it is plain, else quoted as Go quotes it."""
+    quoted = quote_text(source)
+    return source if quoted[1:-1] == source and not source.startswith(" ") and ": " not in source else quoted
+
+
+def source_bytes(source: str) -> bytes:
+    """The file name's own bytes (a name that is not UTF-8 arrives surrogate-escaped)."""
+    return os.fsencode(source) if source != STDIN_SOURCE else source.encode()
+
+
+def json_source(entry: dict[str, Any], key: str = "source") -> dict[str, Any]:
+    """``entry`` with a ``source`` JSON can carry: valid Unicode, and ``source_bytes`` when it is not UTF-8."""
+    source = entry.get(key)
+    if isinstance(source, str) and _ESCAPED_BYTE.search(source):
+        raw = source.encode("utf-8", "surrogateescape")
+        entry[key] = raw.decode("utf-8", "replace")
+        entry[f"{key}_bytes"] = base64.b64encode(raw).decode("ascii")
+    return entry
+
 
 # Code points XML 1.0 cannot carry at all, not even escaped; YAML double-quoted strings can hold them.
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -55,7 +112,7 @@ def _position(document: int | None, item: int | None = None) -> str:
 
 def _xml_safe(text: str) -> str:
     """Spell out characters XML cannot hold, so one odd name cannot make the whole report unreadable."""
-    return _XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _XML_ILLEGAL.sub(lambda m: quote_text(m.group())[1:-1], text)
 
 
 def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -237,9 +294,10 @@ def _artifact(source: str) -> dict[str, str]:
     if source == STDIN_SOURCE:
         return {"uri": "stdin"}
     path = PurePath(source)
+    raw = os.fsencode(path.as_posix())  # a name that is not UTF-8: its bytes, percent-encoded
     if path.is_absolute():
-        return {"uri": "file://" + quote(path.as_posix(), safe="/")}
-    return {"uri": quote(path.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+        return {"uri": "file://" + quote(raw, safe="/")}
+    return {"uri": quote(raw, safe="/"), "uriBaseId": SRCROOT}
 
 
 def _physical(source: str, line: int | None) -> dict[str, Any]:
