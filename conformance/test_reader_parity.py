@@ -51,6 +51,9 @@ _STREAMED = (
 )
 _REPEATED = "a key repeated with different values: the object depends on the reader (kubectl keeps the last)"
 DELIBERATE: dict[str, tuple[Relation, str]] = {
+    "directive-yaml.yaml": ("reads-on", _READS_ON),
+    "directive-yaml-12.yaml": ("reads-on", _READS_ON),
+    "separator-with-content.yaml": ("reads-on", _READS_ON),
     "list-kind-number.yaml": ("reads-on", _STREAMED),
     "list-no-kind-with-items.yaml": ("reads-on", _STREAMED),
     "dup-key-top-level.yaml": ("refuses", _REPEATED),

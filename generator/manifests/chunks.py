@@ -17,7 +17,15 @@ import re
 from collections.abc import Callable, Collection, Generator, Iterator
 from typing import Any
 
-from generator.manifests.documents import MAX_DEPTH, Document, ReadError, _api_message, _expand, _one_line
+from generator.manifests.documents import (
+    MAX_DEPTH,
+    Document,
+    ReadError,
+    _api_message,
+    _expand,
+    _json_message,
+    _one_line,
+)
 from generator.manifests.shape import NotJSONError, as_api_json
 from generator.manifests.stream import _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
@@ -51,12 +59,25 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_value(text: str) -> tuple[Any, Exception | None]:
-    """The chunk as strict JSON (no duplicate keys, no NaN): ``(value, None)`` or ``(None, why not)``."""
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant), None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        return None, exc
+_JSON_BLANK = " \t\n\r"
+
+
+def _json_values(text: str) -> tuple[list[tuple[Any, int]], Exception | None]:
+    """The chunk's JSON values one after another, as Go's ``json.Decoder`` reads a stream of them, each with its offset.
+
+    Strict (no duplicate keys, no NaN); stops at the first that does not read, and says why.
+    """
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    values: list[tuple[Any, int]] = []
+    at = len(text) - len(text.lstrip(_JSON_BLANK))
+    while at < len(text):
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            return values, exc
+        values.append((value, at))
+        at = end + len(text[end:]) - len(text[end:].lstrip(_JSON_BLANK))
+    return values, None
 
 
 def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | ReadError, None, int]:
@@ -67,11 +88,17 @@ def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | R
         yield ReadError(source, index, chunk.problem.message)
         return index + 1
     text = data.decode("utf-8")
-    value, json_error = _json_value(text)
-    if json_error is None:
-        line = chunk.line_offset + text[: len(text) - len(text.lstrip())].count("\n") + 1
-        yield from _api_document(source, index, value, line, text)
-        return index + 1
+    values, json_error = _json_values(text)
+    if json_error is None or values:
+        for value, at in values:  # several JSON objects in one chunk: kubectl sends each
+            line = chunk.line_offset + text.count("\n", 0, at) + 1
+            yield from _api_document(source, index, value, line, text)
+            index += 1
+        if json_error is not None:  # after a first object, the rest must be JSON too (kubectl: the file ends there)
+            yield ReadError(source, index, _json_message(source, json_error, None, chunk.line_offset)
+                            or f"invalid JSON: {_one_line(json_error)}")  # fmt: skip
+            return index + 1
+        return index
     replay = _Input(io.BytesIO(data).read)
     replay.start()
     reader = _YamlReader(source, _Chunk(source, replay, chunk.line_offset), index, None)

@@ -43,7 +43,7 @@ MAX_SKIP = 64 << 20  # bytes skipped past a broken or oversized object, looking 
 SEPARATOR_LINE_LIMIT = 64 << 10  # a `---` line longer than this (blanks, a comment) is read as content, not a cut
 
 # A line that is `---`, optionally followed by blanks and a comment: Kubernetes' YAMLReader's separator.
-_SEPARATOR = re.compile(rb"^---[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
+_SEPARATOR = re.compile(rb"^---(?:[ \t\r\v\f]|\xc2[\x85\xa0])*(?:#[^\n]*)?$", re.MULTILINE)  # blanks: Go's TrimSpace
 _FOREIGN_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
     (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
@@ -53,7 +53,7 @@ _ASCII_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _BLANK = b" \t\r\n"
 # What a line not complete yet must look like to still become a separator line.
-_SEPARATOR_PREFIX = re.compile(rb"-{0,3}|---[ \t]*(?:#[^\r\n]*)?\r?")
+_SEPARATOR_PREFIX = re.compile(rb"-{0,3}|---(?:[ \t\r\v\f]|\xc2[\x85\xa0]?)*(?:#[^\n]*)?")
 # A List's items line (after a newline): YAML block style at column 0, or pretty-printed JSON.
 _ITEMS_LINE = re.compile(rb'\n(?:items:[ \t]*(?:#[^\r\n]*)?|[ \t]*"items"[ \t]*:[ \t]*\[[ \t]*)\r?\n')
 # The first line with content after it: a YAML entry (`- `) or a JSON object (`{`), and its indentation.
@@ -153,13 +153,6 @@ class _Budget:
                 at = joined.find(self.entry, at + 1, limit)
 
 
-def _only_directives(chunk: bytes) -> bool:
-    """Whether a leading chunk holds nothing but ``%`` directives (and blanks, comments): they belong to the next."""
-    lines = [line.strip() for line in chunk.splitlines()]
-    content = [line for line in lines if line and not line.startswith(b"#")]
-    return bool(content) and all(line.startswith(b"%") for line in content)
-
-
 def _incomplete_tail(data: bytes) -> int:
     """How many bytes at the end of ``data`` start a UTF-8 sequence that is not complete yet."""
     for back in range(1, min(3, len(data)) + 1):
@@ -182,7 +175,6 @@ class _Input:
         self._safe = 0  # bytes of _buf before here hold no separator line (the chunk's own first line aside)
         self._end: int | None = None  # where the current chunk ends in _buf, once found
         self._eof = False
-        self._ignore: int | None = None  # a separator position that does not cut (directives before the first)
         self._base = 0  # the input's offset of _buf[0]
         self._line_at = 0  # where in _buf the line not complete yet starts (-1: before _buf[0], so ruled out)
         self._ruled_out = False  # that line cannot be a separator line: its bytes may be handed out
@@ -208,30 +200,7 @@ class _Input:
         if _SEPARATOR.match(self._buf, self._pos, len(self._buf) if newline < 0 else newline):
             self._end = self._pos  # the input starts with a separator: its first chunk is empty
             return None
-        if self._first_content_line().startswith(b"%"):
-            # A first chunk of nothing but `%` directives belongs to the next one: look for its end while it is small.
-            while self._end is None and len(self._buf) - self._pos < 65536 and self._fill():
-                self._find_end()
-            self._find_end()
-            if self._end is not None and _only_directives(self._buf[self._pos : self._end]):
-                self._ignore, self._end = self._end, None
-                self._find_end()
         return None
-
-    def _first_content_line(self) -> bytes:
-        """The start of the first line that is not blank or a comment (as far as 64 KiB), to spot directives."""
-        at = self._pos
-        while len(self._buf) - self._pos < 65536:
-            end = self._buf.find(b"\n", at)
-            if end < 0:
-                if not self._fill():
-                    return self._buf[at:].strip()
-                continue
-            line = self._buf[at:end].strip()
-            if line and not line.startswith(b"#"):
-                return line
-            at = end + 1
-        return b""
 
     def _fill(self) -> bool:
         """Read one more block; False at the end of the input."""
@@ -249,7 +218,6 @@ class _Input:
             self._from = max(self._from - cut, 0)
             self._safe -= cut
             self._end = None if self._end is None else self._end - cut
-            self._ignore = None if self._ignore is None or self._ignore < cut else self._ignore - cut
             self._line_at = self._line_at - cut if self._line_at >= cut else -1
         else:
             self._buf += block
@@ -267,7 +235,7 @@ class _Input:
             if found < 0:
                 break
             line = found + 1
-            if line != self._ignore and _SEPARATOR.match(buf, line, limit):
+            if _SEPARATOR.match(buf, line, limit):
                 self._end = self._safe = line
                 return
             at = line
@@ -348,9 +316,44 @@ class _Chunk:
         self._line_start = 0  # chunk offset where the line being handed out starts
         self._dropped = 0  # newlines in bytes bad bytes kept from the parser
         self._budget = _Budget()
+        self._begun = False  # the chunk's own separator line looked at (and dropped)
+        self._separator_lines = 0  # 1 once that line is dropped: it counts for the next chunk's positions
+
+    def _begin(self) -> None:
+        """Drop the chunk's own separator line, and a UTF-8 byte order mark right after it, as kubectl's reader does.
+
+        Its YAMLReader hands go-yaml each document without the ``---`` line, so
+        what follows it is the start of a stream: a byte order mark there is
+        dropped, a ``%`` directive or a ``...`` there is go-yaml's error.
+        """
+        self._begun = True
+        if self._stream.lookahead(3) != b"---":
+            return
+        look = self._stream.lookahead(256)
+        if b"\n" not in look:
+            look = self._stream.lookahead(SEPARATOR_LINE_LIMIT)
+        newline = look.find(b"\n")
+        end = len(look) if newline < 0 else newline
+        if not _SEPARATOR.match(look, 0, end):
+            return
+        self._take_exactly(end + 1 if newline >= 0 else end)
+        self._separator_lines = 1 if newline >= 0 else 0
+        self.line_offset += self._separator_lines
+        look = self._stream.lookahead(67)
+        if look.startswith(codecs.BOM_UTF8) and (look[3:].strip(_BLANK) or len(look) == 67):
+            self._take_exactly(3)  # (go-yaml reads a mark with nothing after it as text: left for the parser)
+
+    def _take_exactly(self, size: int) -> None:
+        while size > 0:
+            taken = self._stream.take(size)
+            if not taken:
+                return
+            size -= len(taken)
 
     def first_byte(self) -> bytes:
         """The first byte that is not a blank (b"" when there is none), to tell JSON from YAML."""
+        if not self._begun:
+            self._begin()
         while True:
             stripped = self._head.lstrip(_BLANK)
             if stripped:
@@ -362,6 +365,8 @@ class _Chunk:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` checked bytes (b"" at the end of the chunk, or where bad bytes stop it)."""
+        if not self._begun:
+            self._begin()
         while self.problem is None:
             data = self._head or self._stream.take(size)
             self._head = b""
@@ -390,7 +395,7 @@ class _Chunk:
         Past a problem, at most ``MAX_SKIP`` bytes are skipped: an ``OSError`` then gives the source up (a file
         of zeros has no separator line to go on from).
         """
-        lines = self._lines + self._dropped + self._head.count(b"\n")
+        lines = self._separator_lines + self._lines + self._dropped + self._head.count(b"\n")
         self._head = b""
         skipped = 0
         while piece := self._stream.take(BLOCK_SIZE):
@@ -429,6 +434,19 @@ class _Chunk:
 
     def _clean(self, data: bytes) -> tuple[bytes, int, str | None]:
         """``data`` up to its first problem, its length in characters, and the problem's words (None if none)."""
+        at_line_start = self._served == self._line_start
+        cut = 0 if at_line_start and data.startswith(b"---") else data.find(b"\n---")
+        if cut < 0:
+            return self._clean_text(data)
+        cut += 0 if cut == 0 and at_line_start and data.startswith(b"---") else 1
+        clean, chars, problem = self._clean_text(data[:cut])
+        if problem is None:  # a line that starts with `---` but is no separator (those cut chunks): kubectl's error
+            problem = (f"invalid document separator at {self._where(data, cut)}: after `---` a line may hold only "
+                       "a comment (kubectl refuses it, and reads no further in the file)")  # fmt: skip
+        return clean, chars, problem
+
+    def _clean_text(self, data: bytes) -> tuple[bytes, int, str | None]:
+        """``_clean`` for bytes holding no line that starts with ``---``."""
         if data.isascii():
             found = None if self.controls else _ASCII_CONTROL.search(data)
             if found is None:

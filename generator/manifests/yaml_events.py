@@ -212,7 +212,6 @@ class _YamlReader:
         self.chunk = chunk
         self.index = index
         self.kinds = kinds  # only objects of these kinds are wanted (others may be skipped unread)
-        self.line_offset = chunk.line_offset
         self.parser = _event_parser(chunk)
         self.get: Callable[[], _Event] = self.parser.get_event
         self.constructor = _StrictLoader("")  # PyYAML's constructor for what the fast path leaves to nodes
@@ -233,6 +232,11 @@ class _YamlReader:
         self.deep = False  # an item nested too deep (its skipping may depend on where the List starts)
         self.aliased = False  # an alias was read (it may refer to an anchor outside what this reader sees)
         self.last: _Event | None = None  # the last event of the value just built
+
+    @property
+    def line_offset(self) -> int:
+        """Lines of the file before what the parser reads (the chunk's, once its separator line is dropped)."""
+        return self.chunk.line_offset
 
     # ------------------------------------------------------------ driving
 
