@@ -159,7 +159,13 @@ def meta_problem(obj: Mapping[str, Any]) -> str | None:
     """
     problems: list[str] = []
     _walk(_META, obj, None, problems)
-    return "; ".join(problems) if problems else None
+    if not problems:
+        return None
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    kind = _text(obj, "kind") or "object"
+    subject = f"{kind} {json.dumps(name, ensure_ascii=False)}" if isinstance(name, str) and name else kind
+    return f"{subject}: {'; '.join(problems)}"
 
 
 def _expand(source: str, index: int, value: Any, line: int | None) -> Iterator[Document | ReadError]:
