@@ -578,3 +578,14 @@ def test_a_list_whose_items_line_is_followed_by_a_huge_field_is_refused() -> Non
     entries = read(text)
     assert names(entries) == ["p0"]
     assert [(d, i) for d, i, _ in errors(entries)] == [(0, None)] and re.match(TOO_BIG, errors(entries)[0][2]), entries
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 64])
+def test_tiny_reads_find_every_separator(size: int) -> None:
+    """A pipe handing out a few bytes at a time cuts documents where a whole file does (a `---` read apart too)."""
+    data = export(3).encode() + b"---\n- a\n---\r\napiVersion: v1\nkind: Pod\nmetadata: {name: last}\n"
+    whole = [(e.document, e.item, getattr(e, "message", None)) for e in read(data)]
+    pipe = Trickle(data, size)
+    trickled = [(e.document, e.item, getattr(e, "message", None)) for e in read_paths(["-"], stdin=pipe)]  # type: ignore[arg-type]
+    assert trickled == whole
+    assert [d for d, _, m in whole if m is None] == [0, 0, 0, 2] and len(whole) == 5

@@ -141,40 +141,20 @@ def repeated_key(key: str) -> str:
     return f"duplicate key {key!r} with different values (kubectl keeps the last; the object depends on the reader)"
 
 
-def same_node(a: Node, b: Node) -> bool:
-    """Whether two YAML nodes are written alike (tag, text, structure): a repeat that changes nothing.
-
-    Stricter than equal values (``1`` and ``0x1`` differ here): a repeat is let
-    through only where no reader could make two objects of it.
-    """
-    if a is b:
-        return True
-    if a.__class__ is not b.__class__ or a.tag != b.tag:
-        return False
-    if isinstance(a, ScalarNode):
-        return bool(a.value == b.value)
-    if len(a.value) != len(b.value):
-        return False
-    if isinstance(a, SequenceNode):
-        return all(same_node(x, y) for x, y in zip(a.value, b.value, strict=True))
-    return all(same_node(ka, kb) and same_node(va, vb) for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True))
-
-
 class _StrictLoader(_BaseLoader):
-    """Safe loading as go-yaml v2 reads values: a key repeated with the same value is kept (and noted), else refused."""
+    """Safe loading as go-yaml v2 reads values; repeated keys are recorded, for the caller to judge."""
 
     yaml_implicit_resolvers = _go_yaml_resolvers()
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self.repeats: list[tuple[str, Any]] = []  # (key, mark) of keys repeated with the same value
+        self.repeats: list[tuple[str, Any, Any, Any]] = []  # (key, mark, first value, last value) of repeated keys
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, MappingNode):
             raise ConstructorError(None, None, f"expected a mapping node, but found {node.id}", node.start_mark)
         self.flatten_mapping(node)  # merged pairs first, then the node's own: any repeat is a duplicate
         mapping: dict[Any, Any] = {}
-        written: dict[Any, Node] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if key.__class__ is not str:  # named as JSON names it: `1:` and `"1":` are the duplicates they become
@@ -182,12 +162,10 @@ class _StrictLoader(_BaseLoader):
                     key = json_key(key)
                 except NotJSONError as exc:
                     raise ConstructorError(None, None, exc.problem, key_node.start_mark) from None
-            if key in written:
-                if not same_node(written[key], value_node):
-                    raise ConstructorError(None, None, repeated_key(key), key_node.start_mark)
-                self.repeats.append((key, key_node.start_mark))  # kubectl keeps the last: the same value
-            written[key] = value_node
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            value = self.construct_object(value_node, deep=deep)
+            if key in mapping:  # compared once the document is built (containers are filled in later)
+                self.repeats.append((key, key_node.start_mark, mapping[key], value))
+            mapping[key] = value  # kubectl keeps the last
         return mapping
 
     def construct_go_bool(self, node: ScalarNode) -> bool:

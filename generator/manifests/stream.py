@@ -211,7 +211,7 @@ class _Input:
             self._eof = True
             return False
         if self._pos > len(self._buf) // 2 or self._pos >= BLOCK_SIZE:  # drop what was handed out
-            cut = self._pos
+            cut = self._pos - 1  # the last byte handed out stays: a "\n" before a `---` line is what finds it
             self._buf = self._buf[cut:] + block
             self._base += cut
             self._pos -= cut
@@ -340,8 +340,11 @@ class _Chunk:
         self._separator_lines = 1 if newline >= 0 else 0
         self.line_offset += self._separator_lines
         look = self._stream.lookahead(67)
-        if look.startswith(codecs.BOM_UTF8) and (look[3:].strip(_BLANK) or len(look) == 67):
-            self._take_exactly(3)  # (go-yaml reads a mark with nothing after it as text: left for the parser)
+        if look.startswith(codecs.BOM_UTF8):
+            if look[3:].strip(_BLANK) or len(look) == 67:
+                self._take_exactly(3)
+            else:  # go-yaml reads a mark with nothing after it as text: a document that is no object
+                self.problem = _BadBytes("document is only a byte order mark (kubectl reads it as text)", 0)
 
     def _take_exactly(self, size: int) -> None:
         while size > 0:

@@ -724,11 +724,12 @@ class _YamlReader:
         constructor = self.constructor
         try:
             value = constructor.construct_document(node)
-            self.repeats.extend(
-                f"{_at(mark, self.line_offset)}: duplicate key {key!r} with the same value (kubectl keeps the last)"
-                for key, mark in constructor.repeats
-            )
-            constructor.repeats.clear()
+            repeats, constructor.repeats = constructor.repeats, []
+            for key, mark, first, last in repeats:
+                where = _at(mark, self.line_offset)
+                if not _same_value(first, last):
+                    raise _PartError(f"invalid YAML at {where}: {repeated_key(key)}")
+                self.repeats.append(f"{where}: duplicate key {key!r} with the same value (kubectl keeps the last)")
         except yaml.YAMLError as exc:
             _reset(constructor)
             raise _PartError(_yaml_message(exc, self.line_offset)) from None
