@@ -338,9 +338,34 @@ def _labelled(item: _Item, group: str) -> dict[str, Any]:
     return {**item.obj, "metadata": metadata}
 
 
+_SIMPLE_KEY_LIMIT = 1024  # YAML's limit on a simple (implicit) key; JSON's keys are all simple keys to gator's reader
+
+
+def _has_long_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(len(k) >= _SIMPLE_KEY_LIMIT // 4 or _has_long_key(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_long_key(v) for v in value)
+
+
+def _document(obj: Mapping[str, Any]) -> str:
+    """One object as gator's YAML reader takes it: JSON, or block YAML (``? key``) where a key is too long for JSON.
+
+    gator reads its stdin as YAML, where a key of 1024 characters or more cannot
+    be written as JSON writes it; such a key (a label key, say) would lose the
+    whole run. (A quarter of the limit is checked, in characters: UTF-8 may
+    take four bytes each.)
+    """
+    if _has_long_key(obj):
+        return yaml.dump(obj, Dumper=_DUMPER, default_flow_style=False, allow_unicode=True, width=1 << 30)
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _documents(objects: Iterable[Mapping[str, Any]]) -> str:
     """A YAML stream of JSON documents: gator reads it, and JSON needs no YAML quoting care."""
-    return "".join(f"---\n{json.dumps(o, ensure_ascii=False)}\n" for o in objects)
+    return "".join(f"---\n{_document(o)}" for o in objects)
 
 
 def _gator_violation(
