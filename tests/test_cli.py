@@ -216,3 +216,23 @@ def test_ci_formats_from_the_cli(manifests: Path, fmt: str) -> None:
     else:
         results = json.loads(out)["runs"][0]["results"]
         assert [r["ruleId"] for r in results] == ["privileged", "hostNamespaces"]
+
+
+def test_a_key_repeated_with_the_same_value_is_read_with_a_warning() -> None:
+    """kubectl keeps the last value of a repeated key: the same value twice is read so, and said; two values are not."""
+    same = POD.replace(
+        "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: false, allowPrivilegeEscalation: false"
+    )
+    assert same != POD
+    result = CliRunner().invoke(cli, ["check", "-"], input=same)
+    assert result.exit_code == 0, result.output
+    assert "warning: <stdin>: document 0: line " in result.output
+    assert "duplicate key 'allowPrivilegeEscalation' with the same value (kubectl keeps the last)" in result.output
+    code, out = run("check", "-", "--output", "json", stdin=same)
+    assert code == 0 and "kubectl keeps the last" in json.loads(out)["results"][0]["read_warnings"][0]
+    other = POD.replace(
+        "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: false, allowPrivilegeEscalation: true"
+    )
+    code, out = run("check", "-", "--output", "json", stdin=other)
+    assert code == 2
+    assert "with different values" in json.loads(out)["errors"][0]["message"]

@@ -319,6 +319,11 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
                     error(entry)
                     continue
                 progress.tick()
+                if output == "text":
+                    for note in entry.read_warnings:  # read as kubectl reads it, but worth a word (stderr, as errors)
+                        progress.clear()
+                        where = _where(entry.source, entry.document, entry.item)
+                        click.echo(f"warning: {where}: {safe_text(note)}", err=True)
                 counts["objects"] += 1
                 counts["denied"] += entry.denied
                 counts["skipped"] += entry.skipped

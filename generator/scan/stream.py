@@ -212,6 +212,7 @@ class Outcome:
     policy: AppliedPolicy | None = None
     audit: Result | None = None
     warn: Result | None = None
+    read_warnings: tuple[str, ...] = ()  # what reading noted (a key written twice with the same value)
 
     @classmethod
     def of(
@@ -223,6 +224,7 @@ class Outcome:
         return cls(
             doc.source, doc.document, doc.item, doc.line, _str_or_none(doc.obj.get("kind")),
             _str_or_none(meta.get("namespace")), _str_or_none(meta.get("name")), result, policy, audit, warn,
+            doc.warnings,
         )  # fmt: skip
 
     @property
@@ -282,6 +284,8 @@ class Outcome:
         }
         if self.item is not None:
             entry["item"] = self.item
+        if self.read_warnings:
+            entry["read_warnings"] = list(self.read_warnings)
         if self.result is None:
             entry.update(allowed=True, skipped=True, violations=[])
         else:
