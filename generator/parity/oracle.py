@@ -82,7 +82,9 @@ def _is_source(entry: Traversable) -> bool:
     return entry.is_file() and (entry.name.endswith(".go") or entry.name in ("go.mod", "go.sum"))
 
 
-def oracle_binary(sources: Mapping[str, bytes], tools_dir: Path = TOOLS_DIR) -> Path:
+def oracle_binary(
+    sources: Mapping[str, bytes], tools_dir: Path = TOOLS_DIR, name: str = ORACLE_NAME, version: str = PSA_VERSION
+) -> Path:
     """Where the binary built from exactly these sources lives: keyed by the PSA pin and a hash of the sources.
 
     A content key, not mtimes: installed files carry the wheel's timestamps, and
@@ -92,39 +94,41 @@ def oracle_binary(sources: Mapping[str, bytes], tools_dir: Path = TOOLS_DIR) -> 
     for name in sorted(sources):
         digest.update(f"{name}\0{len(sources[name])}\0".encode())
         digest.update(sources[name])
-    return tools_dir / f"{ORACLE_NAME}-{PSA_VERSION}-{digest.hexdigest()[:8]}" / ORACLE_NAME
+    return tools_dir / f"{name}-{version}-{digest.hexdigest()[:8]}" / name
 
 
-def build_oracle(package: str = ORACLE_PACKAGE, tools_dir: Path = TOOLS_DIR) -> Path:
-    """The oracle binary for the packaged sources, built unless one for the same sources exists.
+def build_oracle(
+    package: str = ORACLE_PACKAGE, tools_dir: Path = TOOLS_DIR, name: str = ORACLE_NAME, version: str = PSA_VERSION
+) -> Path:
+    """The oracle binary (or another of the project's Go programs) for its packaged sources, built unless one exists.
 
     The sources are copied to a temporary folder and built there (never beside
     installed files); the binary goes to a temporary name next to its final
     place and is renamed into it, so concurrent sessions never run a half-written one.
     """
     sources = oracle_sources(package)
-    binary = oracle_binary(sources, tools_dir)
+    binary = oracle_binary(sources, tools_dir, name, version)
     if binary.is_file():
         return binary
     binary.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{ORACLE_NAME}-", dir=binary.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}-", dir=binary.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    build_dir = Path(tempfile.mkdtemp(prefix=f"{ORACLE_NAME}-src-"))
+    build_dir = Path(tempfile.mkdtemp(prefix=f"{name}-src-"))
     env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
     try:
-        for name, content in sources.items():
-            (build_dir / name).write_bytes(content)
+        for file_name, content in sources.items():
+            (build_dir / file_name).write_bytes(content)
         proc = subprocess.run(
             ["go", "build", "-trimpath", "-o", str(tmp), "."],
             cwd=build_dir, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
-            raise ToolError(f"building {ORACLE_NAME} failed:\n{proc.stderr.strip()}")
+            raise ToolError(f"building {name} failed:\n{proc.stderr.strip()}")
         tmp.chmod(0o755)
         tmp.replace(binary)
     except FileNotFoundError as exc:
-        raise ToolError(f"building {ORACLE_NAME} needs `go` on PATH") from exc
+        raise ToolError(f"building {name} needs `go` on PATH") from exc
     finally:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(build_dir, ignore_errors=True)

@@ -53,10 +53,10 @@ def build_reader(tools_dir: Path = TOOLS_DIR) -> Path:
     """The reader binary for the current sources, built unless one for the same sources exists.
 
     The PSA oracle's builder does the work (hash-keyed folder, build in a temporary copy, atomic rename),
-    in a folder of the reader's own so the two never share a key.
+    under the reader's own name: ``kubectl-reader-<version>-<hash>/kubectl-reader``.
     """
     try:
-        return build_oracle(READER_PACKAGE, tools_dir / f"{READER_NAME}-{CLI_RUNTIME_VERSION}")
+        return build_oracle(READER_PACKAGE, tools_dir, READER_NAME, CLI_RUNTIME_VERSION)
     except ToolError as exc:
         raise ReaderOracleError(f"{READER_NAME}: {exc}") from exc
 
