@@ -91,9 +91,9 @@ def oracle_binary(
     an edited checkout or a new release simply builds a new binary beside the old.
     """
     digest = hashlib.sha256()
-    for name in sorted(sources):
-        digest.update(f"{name}\0{len(sources[name])}\0".encode())
-        digest.update(sources[name])
+    for file_name in sorted(sources):
+        digest.update(f"{file_name}\0{len(sources[file_name])}\0".encode())
+        digest.update(sources[file_name])
     return tools_dir / f"{name}-{version}-{digest.hexdigest()[:8]}" / name
 
 
