@@ -236,3 +236,22 @@ def test_a_key_repeated_with_the_same_value_is_read_with_a_warning() -> None:
     code, out = run("check", "-", "--output", "json", stdin=other)
     assert code == 2
     assert "with different values" in json.loads(out)["errors"][0]["message"]
+
+
+def test_an_error_is_one_line_whatever_a_tool_said(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tool's output in an error (gator's, OPA's) cannot add lines to pssgen's stderr, or forge one."""
+    import generator.cli as cli_module
+    from generator.errors import PssgenError
+
+    def fail(**_: object) -> None:
+        raise PssgenError("gator test exited with 1:\nreading: bad\n::error file=x::forged\n")
+
+    monkeypatch.setattr(cli_module.cli, "main", fail)
+    with pytest.raises(SystemExit) as exited:
+        cli_module.main([])
+    assert exited.value.code == 2
+    assert (
+        capsys.readouterr().err == "pssgen: error: gator test exited with 1:\\nreading: bad\\n::error file=x::forged\n"
+    )

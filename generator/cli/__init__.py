@@ -17,6 +17,7 @@ from generator.cli.generate import generate
 from generator.cli.options import EXIT_ERROR
 from generator.cli.tools import tools
 from generator.errors import PssgenError
+from generator.scan.reports import safe_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,5 +51,5 @@ def main(argv: list[str] | None = None) -> None:
     except PssgenError as exc:
         if os.environ.get("PSSGEN_DEBUG"):
             raise
-        click.echo(f"pssgen: error: {exc}", err=True)
+        click.echo(f"pssgen: error: {safe_text(str(exc).strip())}", err=True)  # one line, whatever a tool said
         sys.exit(EXIT_ERROR)
