@@ -152,6 +152,15 @@ def test_a_namespace_takes_effect_where_kubectl_applies_it(tmp_path: Path) -> No
         assert (by_name(payload)["first"]["level"], by_name(payload)["second"]["level"]) == ("restricted", "baseline")
 
 
+def test_a_namespace_with_items_is_a_list_and_sets_no_labels() -> None:
+    """kubectl reads any object with items as a List: such a "Namespace" is never applied, its labels never count."""
+    text = docs(namespace("open", enforce="privileged") + "items: []\n", pod("host", "open", HOST_PID))
+    code, payload = check_json("-", "--namespace-labels", "--level", "baseline", stdin=text)
+    assert code == 1
+    assert by_name(payload)["host"]["level"] == "baseline" and by_name(payload)["host"]["allowed"] is False
+    assert payload["namespace_labels"]["namespaces"] == {}
+
+
 def test_a_deployment_in_a_restricted_namespace() -> None:
     """PSA never enforces on workloads (it warns and audits them); pssgen judges them by enforce all the same."""
     deployment = (
