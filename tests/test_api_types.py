@@ -60,3 +60,48 @@ def test_fields_psa_never_reads_are_described() -> None:
     }  # fmt: skip
     template = ROOTS["CronJob"].fields["spec"].fields["jobTemplate"].fields["spec"].fields["template"]
     assert template.fields["spec"] is spec and template.fields["metadata"] is meta
+
+
+def _agree(checked: object, api: object, path: str, out: list[str]) -> None:
+    """Every field of ``generator.policy.fields`` has the Go type ``api_types.json`` gives it."""
+    from generator.policy.fields import MapOf, Scalar
+
+    go_names = {"boolean": "bool", "string": "string", "int32": "int32", "int64": "int64"}
+    name = getattr(api, "name", None)
+    if isinstance(checked, Scalar):
+        if name != go_names[checked.name]:
+            out.append(f"{path}: fields.py says {checked.name}, the API types {name}")
+    elif isinstance(checked, MapOf):
+        if not (isinstance(name, str) and name.startswith("map[]")):
+            out.append(f"{path}: fields.py says a map, the API types {name}")
+        else:
+            _agree(checked.value, api.elem, path + "[*]", out)  # type: ignore[attr-defined]
+    elif isinstance(checked, list):
+        if not (isinstance(name, str) and name.startswith("[]")):
+            out.append(f"{path}: fields.py says an array, the API types {name}")
+        else:
+            _agree(checked[0], api.elem, path + "[*]", out)  # type: ignore[attr-defined]
+    elif isinstance(checked, dict):
+        fields = getattr(api, "fields", None)
+        if not isinstance(fields, dict) or not fields:
+            out.append(f"{path}: fields.py says an object, the API types {name}")
+            return
+        for key, sub in checked.items():
+            if key not in fields:
+                out.append(f"{path}.{key}: not a field of {name}")
+            else:
+                _agree(sub, fields[key], f"{path}.{key}", out)
+
+
+def test_the_rego_type_gate_checks_the_api_types() -> None:
+    """generator/policy/fields.py (what the Rego type gate checks) is a subset of the API types, type for type.
+
+    Two descriptions of one thing may drift; this keeps the hand-written list of the fields the checks read
+    from ever giving a field another type than the pinned k8s.io/api does.
+    """
+    from generator.policy.fields import SCHEMAS
+
+    problems: list[str] = []
+    for kind, schema in SCHEMAS.items():
+        _agree(schema, ROOTS[kind], kind, problems)
+    assert not problems, problems
