@@ -428,3 +428,20 @@ def test_namespaces_written_otherwise_are_found(jobs: str, tmp_path: Path, monke
     assert code == 1
     assert sorted(payload["namespace_labels"]["namespaces"]) == ["alias", "hex"]
     assert {r["level"] for r in payload["results"] if r["name"].startswith("p")} == {"restricted"}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_relabelling_in_a_skimmed_region_stays_after_its_pods(
+    jobs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first reading skips pieces with no Namespace in them; the Namespaces after them keep their place."""
+    monkeypatch.setattr(manifests, "PIECE_SIZE", 200)
+    filler = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: filler-{}}}\ndata: {{x: '{}'}}\n"
+    parts = [namespace("shop", enforce="restricted") + "# " + "p" * 250 + "\n"]
+    parts += [filler.format(i, "a" * 200) for i in range(3)]
+    parts += [pod("web", "shop", BASELINE_ONLY), namespace("shop", enforce="privileged")]
+    path = tmp_path / "in-order.yaml"
+    path.write_text(docs(*parts))
+    code, payload = check_json(str(path), "--namespace-labels", "--level", "privileged", "--jobs", jobs)
+    assert code == 1
+    assert by_name(payload)["web"]["level"] == "restricted"

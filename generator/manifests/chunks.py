@@ -34,10 +34,14 @@ from generator.manifests.yaml_events import _YamlReader
 _SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
 
 
-def _api_document(source: str, index: int, value: Any, line: int | None, text: str) -> Iterator[Document | ReadError]:
-    """A whole (JSON) document as the API server would receive it, expanded; or why it cannot be."""
+def _api_document(
+    source: str, index: int, value: Any, line: int | None, surrogates: bool
+) -> Iterator[Document | ReadError]:
+    """A whole (JSON) document as the API server would receive it, expanded; or why it cannot be.
+
+    ``surrogates``: the text may hold escaped halves of surrogate pairs, which must be looked for.
+    """
     try:
-        surrogates = "\\" in text and _SURROGATE_ESCAPE.search(text) is not None
         value = as_api_json(value, MAX_DEPTH, surrogates=surrogates)
     except NotJSONError as exc:
         yield ReadError(source, index, _api_message(exc))
@@ -59,7 +63,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_JSON_BLANK = " \t\n\r"
+_JSON_BLANK = re.compile(r"[ \t\n\r]*")
+
+
+def _past_blanks(text: str, at: int) -> int:
+    found = _JSON_BLANK.match(text, at)  # always matches (possibly nothing)
+    return found.end() if found else at
 
 
 def _json_values(text: str) -> tuple[list[tuple[Any, int]], Exception | None]:
@@ -69,14 +78,14 @@ def _json_values(text: str) -> tuple[list[tuple[Any, int]], Exception | None]:
     """
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     values: list[tuple[Any, int]] = []
-    at = len(text) - len(text.lstrip(_JSON_BLANK))
+    at = _past_blanks(text, 0)
     while at < len(text):
         try:
             value, end = decoder.raw_decode(text, at)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
             return values, exc
         values.append((value, at))
-        at = end + len(text[end:]) - len(text[end:].lstrip(_JSON_BLANK))
+        at = _past_blanks(text, end)
     return values, None
 
 
@@ -90,9 +99,12 @@ def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | R
     text = data.decode("utf-8")
     values, json_error = _json_values(text)
     if json_error is None or values:
+        surrogates = "\\" in text and _SURROGATE_ESCAPE.search(text) is not None
+        line, counted = chunk.line_offset + 1, 0
         for value, at in values:  # several JSON objects in one chunk: kubectl sends each
-            line = chunk.line_offset + text.count("\n", 0, at) + 1
-            yield from _api_document(source, index, value, line, text)
+            line += text.count("\n", counted, at)
+            counted = at
+            yield from _api_document(source, index, value, line, surrogates)
             index += 1
         if json_error is not None:  # after a first object, the rest must be JSON too (kubectl: the file ends there)
             yield ReadError(source, index, _json_message(source, json_error, None, chunk.line_offset)
@@ -121,8 +133,8 @@ def _read_chunk(source: str, chunk: _Chunk, index: int, kinds: Collection[str] |
         return index + 1
 
 
-def _utf16_to_utf8(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
-    """``read``, or for UTF-16 with a byte order mark, its text as UTF-8 (the mark dropped), a block at a time.
+def _utf16_to_utf8(read: Callable[[int], bytes]) -> tuple[Callable[[int], bytes], bool]:
+    """``read``, or for UTF-16 with a byte order mark its text as UTF-8 (the mark dropped), and which of the two.
 
     kubectl reads every file through ``unicode.BOMOverride``: a UTF-16 byte order
     mark at the start decodes the whole file (what is not UTF-16 becomes U+FFFD),
@@ -146,7 +158,7 @@ def _utf16_to_utf8(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
         def passthrough(size: int) -> bytes:
             return pending.pop() if pending else read(size)
 
-        return passthrough
+        return passthrough, False
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
 
     def transcoded(size: int) -> bytes:
@@ -156,7 +168,7 @@ def _utf16_to_utf8(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
             if text or not block:
                 return text.encode("utf-8")
 
-    return transcoded
+    return transcoded, True
 
 
 def _read_stream(
@@ -167,7 +179,8 @@ def _read_stream(
 
     A broken document costs only itself. Returns the index after the last document.
     """
-    stream = _Input(_utf16_to_utf8(read))
+    read, transcoded = _utf16_to_utf8(read)
+    stream = _Input(read, utf8_bom=not transcoded)  # for UTF-16, the transcoding dropped the mark
     refused = stream.start()
     if refused is not None:
         yield ReadError(source, None, refused)

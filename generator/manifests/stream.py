@@ -167,8 +167,9 @@ def _incomplete_tail(data: bytes) -> int:
 class _Input:
     """A byte stream, read a block at a time, cut into chunks at separator lines (none held whole)."""
 
-    def __init__(self, read: Callable[[int], bytes]) -> None:
+    def __init__(self, read: Callable[[int], bytes], utf8_bom: bool = True) -> None:
         self._read = read
+        self._utf8_bom = utf8_bom  # drop a UTF-8 byte order mark at the start (kubectl's BOMOverride does)
         self._buf = b""
         self._pos = 0  # the next byte of _buf to hand out
         self._from = 0  # where in _buf to look on for a "\n---" that ends the current chunk
@@ -191,7 +192,7 @@ class _Input:
         for bom, encoding in _FOREIGN_BOMS:
             if self._buf.startswith(bom):
                 return f"{encoding} text (byte order mark); only UTF-8 is read"
-        if self._buf.startswith(codecs.BOM_UTF8):
+        if self._utf8_bom and self._buf.startswith(codecs.BOM_UTF8):
             self._pos = self._from = self._safe = self._line_at = len(codecs.BOM_UTF8)
         while self._buf.find(b"\n", self._pos) < 0 and len(self._buf) - self._pos <= SEPARATOR_LINE_LIMIT:
             if not self._fill():
@@ -320,31 +321,37 @@ class _Chunk:
         self._separator_lines = 0  # 1 once that line is dropped: it counts for the next chunk's positions
 
     def _begin(self) -> None:
-        """Drop the chunk's own separator line, and a UTF-8 byte order mark right after it, as kubectl's reader does.
+        """Drop the chunk's own separator line, and one UTF-8 byte order mark after it, as kubectl's reader does.
 
         Its YAMLReader hands go-yaml each document without the ``---`` line, so
-        what follows it is the start of a stream: a byte order mark there is
-        dropped, a ``%`` directive or a ``...`` there is go-yaml's error.
+        what follows it is the start of a stream: a ``%`` directive or a ``...``
+        there is go-yaml's error, and one byte order mark there is dropped. A
+        second one is refused: go-yaml's ``is_bom`` then looks at the start of
+        its buffer, not at the character it is asked about, and drops the first
+        character of every line (``#privileged: true`` becomes a key).
         """
         self._begun = True
-        if self._stream.lookahead(3) != b"---":
+        if self._stream.lookahead(3) == b"---":
+            look = self._stream.lookahead(256)
+            if b"\n" not in look:
+                look = self._stream.lookahead(SEPARATOR_LINE_LIMIT)
+            newline = look.find(b"\n")
+            end = len(look) if newline < 0 else newline
+            if _SEPARATOR.match(look, 0, end):
+                self._take_exactly(end + 1 if newline >= 0 else end)
+                self._separator_lines = 1 if newline >= 0 else 0
+                self.line_offset += self._separator_lines
+        bom = codecs.BOM_UTF8
+        look = self._stream.lookahead(70)
+        if not look.startswith(bom):
             return
-        look = self._stream.lookahead(256)
-        if b"\n" not in look:
-            look = self._stream.lookahead(SEPARATOR_LINE_LIMIT)
-        newline = look.find(b"\n")
-        end = len(look) if newline < 0 else newline
-        if not _SEPARATOR.match(look, 0, end):
-            return
-        self._take_exactly(end + 1 if newline >= 0 else end)
-        self._separator_lines = 1 if newline >= 0 else 0
-        self.line_offset += self._separator_lines
-        look = self._stream.lookahead(67)
-        if look.startswith(codecs.BOM_UTF8):
-            if look[3:].strip(_BLANK) or len(look) == 67:
-                self._take_exactly(3)
-            else:  # go-yaml reads a mark with nothing after it as text: a document that is no object
-                self.problem = _BadBytes("document is only a byte order mark (kubectl reads it as text)", 0)
+        if look.startswith(bom * 2):
+            self.problem = _BadBytes("a document starts with two byte order marks (kubectl's YAML reader then drops "
+                                     "the first character of its lines): refused", 0)  # fmt: skip
+        elif look[3:].strip(_BLANK) or len(look) == 70:
+            self._take_exactly(3)
+        else:  # go-yaml reads a mark with nothing after it as text: a document that is no object
+            self.problem = _BadBytes("document is only a byte order mark (kubectl reads it as text)", 0)
 
     def _take_exactly(self, size: int) -> None:
         while size > 0:

@@ -535,6 +535,7 @@ class _YamlReader:
             try:
                 value = self._value(event, _ITEM_DEPTH)
             except _PartError as exc:
+                self.repeats = []  # what the failed item noted goes with it
                 self.reported = (i, exc.message)
                 self.deep |= exc.message.startswith("document nests deeper")
                 yield ReadError(source, index, exc.message, i)
@@ -785,8 +786,13 @@ class _YamlReader:
                 tag = event.tag
                 composed += 1
                 if cls is ScalarEvent:
-                    if tag == "!":  # go-yaml v2 resolves no scalar with a tag it does not know: `! yes` is "yes"
-                        tag = _TAG + "str"
+                    # go-yaml's merge key is `<<` unquoted (a `!` tag keeps it unquoted) or tagged !!merge; a
+                    # !!merge-tagged other key is an ordinary one. A key is where its mapping has an even count.
+                    at_key = bool(stack) and stack[-1].__class__ is MappingNode and len(stack[-1].value) % 2 == 0
+                    if at_key and event.value == "<<" and (tag == "!" or (tag is None and event.implicit[0])):
+                        tag = _TAG + "merge"
+                    elif tag == "!" or (tag == _TAG + "merge" and event.value != "<<"):
+                        tag = _TAG + "str"  # go-yaml resolves no scalar with a tag it does not know: `! yes` is "yes"
                     elif tag is None:
                         tag = resolve(ScalarNode, event.value, event.implicit)
                     node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)

@@ -85,7 +85,10 @@ class AppliedPolicy:
         return entry
 
 
-Position: TypeAlias = tuple[int, int, int]  # (source's place in the input, document, item or -1)
+# (source's place in the input, line, document, item or -1). The line leads: a first reading that skims
+# (leaves text that cannot hold a Namespace unread) numbers documents on from what it read, but every piece
+# knows its lines; the document and item keep apart what shares a line.
+Position: TypeAlias = tuple[int, int, int, int]
 
 
 class Policies:
@@ -116,11 +119,11 @@ class Policies:
         for source in sources:
             self._order.setdefault(source, len(self._order))
 
-    def position(self, entry: Document | ReadError) -> Position:
+    def position(self, entry: Document) -> Position:
         """Where ``entry`` is in the input; a source never ordered counts as after all others."""
         rank = self._order.setdefault(entry.source, len(self._order))
         item = entry.item if entry.item is not None else -1
-        return rank, entry.document if entry.document is not None else -1, item
+        return rank, entry.line if entry.line is not None else -1, entry.document, item
 
     def add(self, doc: Document, *, base: bool = False) -> ReadError | None:
         """Record a Namespace's policy where it stands; returns its label error (PSA's words), if any."""
