@@ -69,6 +69,25 @@ def _go_uint(text: str) -> int | None:
     return value if value < 2**64 else None
 
 
+def _go_digits(text: str, base: int, signed: bool) -> int | None:
+    """``strconv.ParseInt(text, base, 64)`` (``signed``; else ``ParseUint``) for an explicit base: no prefix."""
+    negative = signed and text[:1] == "-"
+    if signed and text[:1] in ("-", "+"):
+        text = text[1:]
+    if not text or any(c not in _DIGITS and c not in _LETTERS for c in text):
+        return None
+    digits = [ord(c) - 48 if c in _DIGITS else ord(c.lower()) - 87 for c in text]
+    if any(d >= base for d in digits):
+        return None
+    value = 0
+    for d in digits:
+        value = value * base + d
+    if not signed:
+        return value if value < 2**64 else None
+    value = -value if negative else value
+    return value if -(2**63) <= value < 2**63 else None
+
+
 def _go_int(text: str) -> int | None:
     """``strconv.ParseInt(text, 0, 64)``: an optional sign, then ParseUint's digits, in int64's range."""
     negative = text[:1] == "-"
@@ -104,6 +123,10 @@ def go_number(text: str) -> int | float | None:
     if _YAML_FLOAT.match(plain):
         number = float(plain)
         return number if math.isfinite(number) else None
+    if plain.startswith("0b"):  # go-yaml's own binary fallback: ParseInt(rest, 2), which takes a sign
+        return _go_digits(plain[2:], 2, signed=True)
+    if plain.startswith("-0b"):
+        return _go_digits("-" + plain[3:], 2, signed=True)
     return None
 
 
