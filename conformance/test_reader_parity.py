@@ -57,6 +57,10 @@ DELIBERATE: dict[str, tuple[Relation, str]] = {
     "list-kind-number.yaml": ("reads-on", _STREAMED),
     "list-no-kind-with-items.yaml": ("reads-on", _STREAMED),
     "dup-key-top-level.yaml": ("refuses", _REPEATED),
+    "json-second-object-in-yaml-stream.yaml": (
+        "refuses",
+        "a second JSON object in a `---` document of a YAML stream: go-yaml silently ignores it; pssgen refuses it",
+    ),
     "bom-twice-hides-a-comment.yaml": (
         "refuses",
         "two byte order marks after `---`: go-yaml's is_bom then drops the first character of lines, so a "

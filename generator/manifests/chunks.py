@@ -89,8 +89,15 @@ def _json_values(text: str) -> tuple[list[tuple[Any, int]], Exception | None]:
     return values, None
 
 
-def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | ReadError, None, int]:
-    """A chunk that starts like JSON: read whole, as JSON exactly; YAML (its superset) is the lenient fallback."""
+def _read_json(source: str, chunk: _Chunk, index: int, stream_start: bool = False,
+               ) -> Generator[Document | ReadError, None, int]:  # fmt: skip
+    """A chunk that starts like JSON: read whole, as JSON exactly; YAML (its superset) is the lenient fallback.
+
+    kubectl reads a file whose first character is ``{`` as a stream of JSON
+    objects (``stream_start``: each is sent); any other ``---`` chunk is one
+    YAML document to go-yaml, which silently ignores what follows its first
+    object: pssgen refuses that rest, as it refuses content after ``...``.
+    """
     chunk.controls = True
     data = chunk.read_all()
     if chunk.problem is not None:
@@ -101,11 +108,17 @@ def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | R
     if json_error is None or values:
         surrogates = "\\" in text and _SURROGATE_ESCAPE.search(text) is not None
         line, counted = chunk.line_offset + 1, 0
-        for value, at in values:  # several JSON objects in one chunk: kubectl sends each
+        for value, at in values if stream_start else values[:1]:  # a JSON stream: kubectl sends each
             line += text.count("\n", counted, at)
             counted = at
             yield from _api_document(source, index, value, line, surrogates)
             index += 1
+        if len(values) > 1 and not stream_start:
+            line += text.count("\n", counted, values[1][1])
+            words = (f"more JSON after the document's first object, at line {line}: kubectl reads a file as a "
+                     "JSON stream only when it starts with `{`, and here ignores the rest")  # fmt: skip
+            yield ReadError(source, index, words)
+            return index + 1
         if json_error is not None:  # after a first object, the rest must be JSON too (kubectl: the file ends there)
             yield ReadError(source, index, _json_message(source, json_error, None, chunk.line_offset)
                             or f"invalid JSON: {_one_line(json_error)}")  # fmt: skip
@@ -117,14 +130,14 @@ def _read_json(source: str, chunk: _Chunk, index: int) -> Generator[Document | R
     return (yield from reader.read(json_error))
 
 
-def _read_chunk(source: str, chunk: _Chunk, index: int, kinds: Collection[str] | None,
+def _read_chunk(source: str, chunk: _Chunk, index: int, kinds: Collection[str] | None, stream_start: bool = False,
                 ) -> Generator[Document | ReadError, None, int]:  # fmt: skip
-    """Every document of one chunk; returns the index after its last."""
+    """Every document of one chunk (``stream_start``: the source's first); returns the index after its last."""
     if not chunk.first_byte():
         return index
     try:
         if chunk.first_byte() in (b"{", b"["):
-            return (yield from _read_json(source, chunk, index))
+            return (yield from _read_json(source, chunk, index, stream_start))
         return (yield from _YamlReader(source, chunk, index, kinds).read())
     except OSError:
         raise
@@ -173,10 +186,12 @@ def _utf16_to_utf8(read: Callable[[int], bytes]) -> tuple[Callable[[int], bytes]
 
 def _read_stream(
     source: str, read: Callable[[int], bytes], kinds: Collection[str] | None = None, *,
-    index: int = 0, line_offset: int = 0, chunks: int | None = None,
+    index: int = 0, line_offset: int = 0, chunks: int | None = None, source_start: bool = True,
 ) -> Generator[Document | ReadError, None, int]:  # fmt: skip
     """Every document of a byte stream (or its first ``chunks`` that hold something), a block at a time.
 
+    ``source_start``: the stream is a source from its first byte (not a piece
+    cut out of its middle), which decides whether it may be a JSON stream.
     A broken document costs only itself. Returns the index after the last document.
     """
     read, transcoded = _utf16_to_utf8(read)
@@ -185,11 +200,13 @@ def _read_stream(
     if refused is not None:
         yield ReadError(source, None, refused)
         return index
+    first = source_start
     while True:
         chunk = _Chunk(source, stream, line_offset)
         if chunks is not None and chunk.first_byte():
             chunks -= 1
-        index = yield from _read_chunk(source, chunk, index, kinds)
+        index = yield from _read_chunk(source, chunk, index, kinds, stream_start=first)
+        first = False
         line_offset += chunk.drain()
         if chunks == 0 or not stream.next_chunk():
             return index

@@ -108,7 +108,8 @@ def read_piece(piece: Piece, kinds: Collection[str] | None) -> tuple[list[Docume
     """
     if piece.kind == "documents":
         entries, documents = _collect(_read_stream(piece.source, io.BytesIO(piece.data).read, kinds,
-                                                   line_offset=piece.line_offset))  # fmt: skip
+                                                   line_offset=piece.line_offset,
+                                                   source_start=piece.starts_source))  # fmt: skip
         return entries, documents, True
     if piece.kind == "items":
         stream = _Input(io.BytesIO(piece.data).read)
@@ -194,7 +195,8 @@ class Pieces:
         try:
             with opener() as handle:
                 handle.seek(offset)
-                return (yield from _read_stream(source, handle.read, kinds, index=index, line_offset=line, chunks=1))
+                return (yield from _read_stream(source, handle.read, kinds, index=index, line_offset=line, chunks=1,
+                                                source_start=offset == 0))  # fmt: skip
         except OSError as exc:
             yield ReadError(source, None, _os_message(exc))
             return index
