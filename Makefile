@@ -28,6 +28,12 @@ tools: $(STAMP)
 	@echo ">> pinned tools (OPA, gator, upstream PSA oracle)"
 	$(VENV)/bin/pssgen tools install
 
+## cluster-tools: build the local cluster's pinned kube-apiserver, kubectl, etcd and Gatekeeper into .tools/ (skipped
+## when present; about 10 minutes cold on 2 cores). Not part of `tools`: no test in `make test` starts a cluster yet.
+.PHONY: cluster-tools
+cluster-tools: $(STAMP)
+	$(VENV)/bin/pssgen tools install kube-apiserver kubectl etcd gatekeeper
+
 ## lint: ruff (rules and format), mypy --strict over the package, and the import-linter contracts (one-way imports)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ release"); each test here fails with the step that was left out.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -129,18 +130,26 @@ def test_newest_minor_is_the_newest_the_pinned_module_knows(module_dir: Path) ->
     )
 
 
-def test_tools_install_builds_every_pinned_tool_by_default() -> None:
-    # A pin that `pssgen tools install` (and so `make tools`) leaves out is never built for `make test`.
+def test_tools_install_builds_every_pinned_tool_by_default_or_by_make_cluster_tools() -> None:
+    # A pin that `pssgen tools install` (and so `make tools`) leaves out is never built for `make test`. The local
+    # cluster's tools are the one exception, built by `make cluster-tools` instead: ~10 minutes cold on 2 cores and
+    # several hundred MB that no test in `make test` uses yet (they join the default when the in-cluster suite does).
     cli_tools = importlib.import_module("generator.cli.tools")  # the package re-exports the click group as `tools`
     pinned = {t.name for t in vars(tools).values() if isinstance(t, tools.Tool)}
-    assert pinned == set(cli_tools.TOOLS), f"generator/cli/tools.py TOOLS lacks {sorted(pinned - set(cli_tools.TOOLS))}"
+    default, cluster = set(cli_tools.TOOLS), set(cli_tools.CLUSTER_TOOLS)
+    assert not default & cluster, f"{sorted(default & cluster)} are both default and cluster tools"
+    assert pinned == default | cluster, f"generator/cli/tools.py installs none of {sorted(pinned - default - cluster)}"
+    recipe = re.search(r"^cluster-tools:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert recipe is not None, "the Makefile has no cluster-tools target"
+    named = set(recipe[1].split())
+    assert cluster <= named, f"`make cluster-tools` does not install {sorted(cluster - named)}"
 
 
-@pytest.mark.parametrize("tool", [tools.OPA, tools.GATOR, tools.CONFTEST], ids=lambda t: t.name)
+@pytest.mark.parametrize("tool", [tools.OPA, tools.GATOR, tools.CONFTEST, tools.GATEKEEPER], ids=lambda t: t.name)
 def test_local_build_is_the_pinned_module_version(tool: tools.Tool) -> None:
     # `go install pkg@version` records the module version in the binary; a stale .tools/bin build shows here.
     if not tool.local_path.exists():
-        pytest.skip(f"{tool.local_path} is not built (make tools)")
+        pytest.skip(f"{tool.local_path} is not built ({tools.make_target(tool)})")
     proc = subprocess.run(["go", "version", "-m", tool.local_path], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         pytest.skip(f"go version -m failed: {proc.stderr.strip()}")
@@ -148,5 +157,148 @@ def test_local_build_is_the_pinned_module_version(tool: tools.Tool) -> None:
     module = next((m for m in modules if tool.package == m or tool.package.startswith(m + "/")), None)
     assert module is not None, f"{tool.local_path} was not built from {tool.package}: {proc.stdout[:300]}"
     assert modules[module] == tool.version, (
-        f"{tool.local_path} is {module} {modules[module]}, the pin is {tool.version}: rebuild with `make tools`"
+        f"{tool.local_path} is {module} {modules[module]}, the pin is {tool.version}: "
+        f"rebuild with `{tools.make_target(tool)}`"
     )
+
+
+# --------------------------------------------------------------------------- the local cluster's pins
+
+CLUSTER_DIR = ROOT / "conformance" / "cluster"
+ETCD_DIR = ROOT / "conformance" / "etcd"
+CLUSTER_STEPS = (
+    f"in conformance/cluster set `require {tools.KUBERNETES_MODULE} {tools.KUBERNETES_VERSION}`, replace each staging "
+    f"module kubernetes' go.mod replaces with its published {PSA_VERSION}, and run `go mod tidy`"
+)
+
+
+def go_mod_replacements(text: str) -> dict[str, str]:
+    """``module -> target`` for every replace of a go.mod (the target as written: a path, or ``module version``)."""
+    found: dict[str, str] = {}
+    in_block = False
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if in_block and line == ")":
+            in_block = False
+        elif line == "replace (":
+            in_block = True
+        elif (in_block or line.startswith("replace ")) and "=>" in line:
+            left, right = line.removeprefix("replace ").split("=>", 1)
+            found[left.split()[0]] = " ".join(right.split())
+    return found
+
+
+def test_go_mod_replacements_on_a_made_up_go_mod() -> None:
+    text = (
+        "module x\n\nreplace k8s.io/a => ./staging/src/k8s.io/a\n"
+        "replace (\n\tk8s.io/b => k8s.io/b v0.37.2 // published\n\tk8s.io/c v0.1.0 => ../c\n)\n"
+    )
+    assert go_mod_replacements(text) == {
+        "k8s.io/a": "./staging/src/k8s.io/a",
+        "k8s.io/b": "k8s.io/b v0.37.2",
+        "k8s.io/c": "../c",
+    }
+
+
+def test_kubernetes_and_psa_pins_are_one_release() -> None:
+    # Kubernetes 1.N.P publishes its staging modules (PSA among them) as v0.N.P: the cluster's kube-apiserver must run
+    # the PodSecurity admission the oracle evaluates, or the in-cluster suite compares two different PSAs.
+    assert tools.KUBERNETES_VERSION.removeprefix("v1.") == PSA_VERSION.removeprefix("v0."), (
+        f"KUBERNETES_VERSION {tools.KUBERNETES_VERSION} and PSA_VERSION {PSA_VERSION} in generator/tools are not the "
+        f"same Kubernetes release: move both ({STEPS}), then {CLUSTER_STEPS}"
+    )
+
+
+@pytest.fixture(scope="module")
+def kubernetes_go_mod() -> str:
+    """kubernetes' own go.mod at the pin (``go list -m`` fetches only the go.mod, not the module)."""
+    spec = f"{tools.KUBERNETES_MODULE}@{tools.KUBERNETES_VERSION}"
+    proc = subprocess.run(
+        ["go", "list", "-m", "-json", spec], cwd=CLUSTER_DIR, capture_output=True, text=True, timeout=120, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"go list -m {spec} failed: {proc.stderr.strip()}")
+    return Path(json.loads(proc.stdout)["GoMod"]).read_text(encoding="utf-8")
+
+
+def test_cluster_go_mod_builds_kubernetes_at_the_pin_with_every_staging_module_published(
+    kubernetes_go_mod: str,
+) -> None:
+    text = (CLUSTER_DIR / "go.mod").read_text(encoding="utf-8")
+    requires = go_mod_requires(text)
+    # `// indirect`: go mod tidy marks a module that only `tool` lines use so; the tool lines are what pin it here.
+    assert requires.get(tools.KUBERNETES_MODULE, ("",))[0] == tools.KUBERNETES_VERSION, (
+        f"conformance/cluster/go.mod requires {tools.KUBERNETES_MODULE} {requires.get(tools.KUBERNETES_MODULE)}, the "
+        f"pin is {tools.KUBERNETES_VERSION}: {CLUSTER_STEPS}"
+    )
+    tool_lines = re.search(r"^tool \(\n(.*?)^\)", text, re.M | re.S)
+    declared = set(tool_lines[1].split()) if tool_lines else set()
+    built = {tools.KUBE_APISERVER.package, tools.KUBECTL.package}
+    assert built <= declared, f"conformance/cluster/go.mod declares no `tool` for {sorted(built - declared)}"
+    staging = {m for m, target in go_mod_replacements(kubernetes_go_mod).items() if target.startswith("./staging/")}
+    assert len(staging) > 20, f"kubernetes' go.mod replaces only {sorted(staging)} with ./staging: has it moved them?"
+    ours = go_mod_replacements(text)
+    wrong = {m: ours.get(m) for m in sorted(staging) if ours.get(m) != f"{m} {PSA_VERSION}"}
+    assert not wrong, (
+        f"conformance/cluster/go.mod does not replace these with their {PSA_VERSION}: {wrong}; {CLUSTER_STEPS}"
+    )
+    extra = sorted(set(ours) - staging)
+    assert not extra, f"conformance/cluster/go.mod replaces {extra}, which kubernetes does not: remove them"
+    assert f"{tools.KUBERNETES_MODULE} {tools.KUBERNETES_VERSION} h1:" in (CLUSTER_DIR / "go.sum").read_text(), (
+        f"conformance/cluster/go.sum lacks {tools.KUBERNETES_MODULE} {tools.KUBERNETES_VERSION}: {CLUSTER_STEPS}"
+    )
+
+
+def test_etcd_go_mod_requires_exactly_the_pinned_etcd() -> None:
+    text = (ETCD_DIR / "go.mod").read_text(encoding="utf-8")
+    assert go_mod_requires(text).get(tools.ETCD_MODULE) == (tools.ETCD_VERSION, False), (
+        f"conformance/etcd/go.mod must require {tools.ETCD_MODULE} {tools.ETCD_VERSION} (ETCD_VERSION): "
+        f"in conformance/etcd run `go get {tools.ETCD_MODULE}@{tools.ETCD_VERSION}` and `go mod tidy`"
+    )
+    assert tools.ETCD_MODULE not in go_mod_replacements(text), "conformance/etcd/go.mod replaces etcd: remove it"
+
+
+def test_cluster_builds_are_keyed_by_their_module() -> None:
+    # An edited go.mod must build a new binary, never run the old one under the new pin.
+    for tool in (tools.KUBE_APISERVER, tools.KUBECTL, tools.ETCD):
+        assert tool.local_path.parent.name == f"{tool.name}-{tool.version}-{tool.source_key()}"
+    assert tools.KUBE_APISERVER.source_key() != tools.KUBECTL.source_key()  # one module, two programs
+
+
+def _build_info(binary: Path) -> dict[str, list[str]]:
+    """``go version -m``: the main module under "mod", each dependency (with its replacement, if any) under its path."""
+    proc = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"go version -m {binary} failed: {proc.stderr.strip()}")
+    info: dict[str, list[str]] = {}
+    last = ""
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("mod", "dep"):
+            last = fields[1]
+            info[last] = fields[2:3]
+        elif fields and fields[0] == "=>" and last:
+            info[last] += fields[1:3]
+    return info
+
+
+@pytest.mark.parametrize("tool", [tools.KUBE_APISERVER, tools.KUBECTL], ids=lambda t: t.name)
+def test_kubernetes_builds_are_the_pin_with_published_staging_modules(tool: tools.Tool) -> None:
+    if not tool.local_path.exists():
+        pytest.skip(f"{tool.local_path} is not built (make cluster-tools)")
+    info = _build_info(tool.local_path)
+    assert info.get(tools.KUBERNETES_MODULE, [""])[0] == tools.KUBERNETES_VERSION, info.get(tools.KUBERNETES_MODULE)
+    staging = {m: v for m, v in info.items() if m.startswith("k8s.io/") and v[:1] == ["v0.0.0"]}
+    assert staging, f"{tool.local_path} holds no staging module: not built from conformance/cluster?"
+    wrong = {m: v for m, v in staging.items() if v[1:] != [m, PSA_VERSION]}
+    assert not wrong, f"{tool.local_path}: staging modules not replaced by their {PSA_VERSION}: {wrong}"
+    out = subprocess.run([tool.local_path, *tool.version_args], capture_output=True, text=True, timeout=60).stdout
+    assert tools.KUBERNETES_VERSION in out.split(), f"`{tool.name} {' '.join(tool.version_args)}` says {out!r}"
+
+
+def test_etcd_build_is_the_pin() -> None:
+    if not tools.ETCD.local_path.exists():
+        pytest.skip(f"{tools.ETCD.local_path} is not built (make cluster-tools)")
+    assert _build_info(tools.ETCD.local_path)[tools.ETCD_MODULE][0] == tools.ETCD_VERSION
+    out = subprocess.run([tools.ETCD.local_path, "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == f"etcd Version: {tools.ETCD_VERSION.lstrip('v')}"

@@ -1,18 +1,25 @@
-"""The pinned external tools (OPA, gator, Regal, conftest, the upstream PSA module) and where to find or build them.
+"""The pinned external tools (OPA, gator, Regal, conftest, the upstream PSA module, the local cluster's
+kube-apiserver, kubectl, etcd and Gatekeeper) and where to find or build them.
 
 Pins live here only; the Makefile and the tests ask this module. A user's own
 ``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
 otherwise ``go install`` builds it into the tools folder: ``.tools/bin`` in a
-checkout, the user's cache when pssgen is installed.
+checkout, the user's cache when pssgen is installed. The cluster's Go programs
+that are not ``go install``-able (kube-apiserver, kubectl: kubernetes' go.mod
+replaces its staging modules with local paths) are built with ``go build``
+from a small module of ours, into a folder keyed by the pin and a hash of that
+module, so a changed go.mod builds a new binary beside the old.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +31,14 @@ CONFTEST_VERSION = "v0.71.1"
 REGAL_VERSION = "v0.35.1"  # also pinned in conformance/tools/regal/go.mod, which it is built from
 PSA_MODULE = "k8s.io/pod-security-admission"
 PSA_VERSION = "v0.37.2"
+# The local cluster (generator/engines/cluster.py). kube-apiserver and kubectl are built from
+# conformance/cluster/go.mod, which requires k8s.io/kubernetes at this version and its staging modules at
+# PSA_VERSION (the same release); etcd from conformance/etcd/go.mod, which requires go.etcd.io/etcd/server/v3 at
+# ETCD_VERSION; the Gatekeeper controller is the GATEKEEPER_VERSION module's root (its manager).
+KUBERNETES_MODULE = "k8s.io/kubernetes"
+KUBERNETES_VERSION = "v1.37.2"
+ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+ETCD_VERSION = "v3.6.16"
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, when pssgen runs from one (installed: site-packages)
 # Installed, ROOT is site-packages, which must never be written to: only a folder laid out like the
@@ -59,10 +74,25 @@ class Tool:
     env_var: str
     version_args: tuple[str, ...]
     module_dir: Path | None = None  # build from this module's go.mod pin instead of `pkg@version`
+    # `go build -ldflags` (with module_dir): the build goes to a folder keyed by a hash of the module's files
+    ldflags: tuple[str, ...] = ()
 
     @property
     def local_path(self) -> Path:
+        if self.ldflags:
+            return TOOLS_DIR / f"{self.name}-{self.version}-{self.source_key()}" / self.name
         return TOOLS_DIR / f"{self.name}-{self.version}" / self.name
+
+    def source_key(self) -> str:
+        """A hash of what the build reads from the checkout (go.mod, go.sum, *.go) and the flags it is given."""
+        digest = hashlib.sha256("\0".join(("go build", self.package, *self.ldflags)).encode())
+        if self.module_dir is not None and self.module_dir.is_dir():
+            for path in sorted(self.module_dir.iterdir()):
+                if path.is_file() and (path.name in ("go.mod", "go.sum") or path.name.endswith(".go")):
+                    content = path.read_bytes()
+                    digest.update(f"\0{path.name}\0{len(content)}\0".encode())
+                    digest.update(content)
+        return digest.hexdigest()[:8]
 
 
 OPA = Tool("opa", "github.com/open-policy-agent/opa", OPA_VERSION, "OPA_BIN", ("version",))
@@ -74,6 +104,36 @@ GATOR = Tool(
 # A release binary's `conftest --version` prints "Conftest: 0.71.1"; one built by `go install` prints
 # "Conftest: dev" (the version is set by ldflags in releases), so only the former is recognised on PATH.
 CONFTEST = Tool("conftest", "github.com/open-policy-agent/conftest", CONFTEST_VERSION, "CONFTEST_BIN", ("--version",))
+
+# kube-apiserver and kubectl report the version -X sets (k8s.io/component-base/version, and client-go's copy that
+# clients send in their User-Agent); without it they say v0.0.0-master.
+_KUBE_LDFLAGS = tuple(
+    f"-X {package}.{name}={value}"
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+    for name, value in (
+        ("gitVersion", KUBERNETES_VERSION),
+        ("gitMajor", KUBERNETES_VERSION.lstrip("v").split(".")[0]),
+        ("gitMinor", KUBERNETES_VERSION.lstrip("v").split(".")[1]),
+        ("gitTreeState", "clean"),
+    )
+)
+_CLUSTER_DIR = ROOT / "conformance" / "cluster"
+KUBE_APISERVER = Tool(
+    "kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver", KUBERNETES_VERSION, "KUBE_APISERVER_BIN",
+    ("--version",), module_dir=_CLUSTER_DIR, ldflags=_KUBE_LDFLAGS,
+)  # fmt: skip
+KUBECTL = Tool(
+    "kubectl", "k8s.io/kubernetes/cmd/kubectl", KUBERNETES_VERSION, "KUBECTL_BIN",
+    ("version", "--client"), module_dir=_CLUSTER_DIR, ldflags=_KUBE_LDFLAGS,
+)  # fmt: skip
+# Our own ~100 lines on etcd's embed package (conformance/etcd), with a subset of etcd's flags: an etcd release of
+# the same version on PATH or in ETCD_BIN does as well. "-s -w": nothing reads its symbols.
+ETCD = Tool(
+    "etcd", ".", ETCD_VERSION, "ETCD_BIN", ("--version",),
+    module_dir=ROOT / "conformance" / "etcd", ldflags=("-s", "-w"),
+)  # fmt: skip
+# The manager has no version flag (it would start), so it is never taken from PATH: GATEKEEPER_BIN or our build.
+GATEKEEPER = Tool("gatekeeper", "github.com/open-policy-agent/gatekeeper/v3", GATEKEEPER_VERSION, "GATEKEEPER_BIN", ())
 
 REGAL = Tool(
     "regal",
@@ -102,17 +162,24 @@ def find(tool: Tool) -> Path | None:
         return Path(explicit)
     if tool.local_path.exists():
         return tool.local_path
-    on_path = shutil.which(tool.name)
+    on_path = shutil.which(tool.name) if tool.version_args else None
     if on_path and _reports_version(on_path, tool):
         return Path(on_path)
     return None
+
+
+def make_target(tool: Tool) -> str:
+    """What builds a missing tool: the local cluster's have a make target of their own."""
+    cluster = (KUBE_APISERVER, KUBECTL, ETCD, GATEKEEPER)
+    return "make cluster-tools" if tool in cluster else "make tools"
 
 
 def require(tool: Tool) -> Path:
     found = find(tool)
     if found is None:
         raise ToolError(
-            f"{tool.name} {tool.version} not found: run `make tools`, or set {tool.env_var} to an existing binary"
+            f"{tool.name} {tool.version} not found: run `{make_target(tool)}`, "
+            f"or set {tool.env_var} to an existing binary"
         )
     return found
 
@@ -128,6 +195,8 @@ def install(tool: Tool) -> Path:
             f"{tool.name} {tool.version} is built only in a pssgen checkout ({tool.module_dir} has no go.mod): "
             f"install {tool.name} {tool.version} yourself and put it on PATH, or set {tool.env_var}"
         )
+    if tool.ldflags:
+        return _go_build(tool)
     target = tool.local_path.parent
     target.mkdir(parents=True, exist_ok=True)
     print(f"{tool.name}: building {tool.package}@{tool.version} with go install into {target}", file=sys.stderr)
@@ -142,6 +211,35 @@ def install(tool: Tool) -> Path:
     if proc.returncode != 0 or not tool.local_path.exists():
         raise ToolError(f"{tool.name}: go install {tool.package}@{tool.version} failed")
     return tool.local_path
+
+
+def _go_build(tool: Tool) -> Path:
+    """``go build -ldflags`` in the tool's module, to a temporary name beside the keyed path, then renamed into it.
+
+    The rename means a concurrent session never runs a half-written binary, and a failed build leaves nothing.
+    """
+    assert tool.module_dir is not None
+    binary = tool.local_path
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{tool.name}-", dir=binary.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    print(f"{tool.name}: building {tool.package} ({tool.version}) with go build into {binary.parent}", file=sys.stderr)
+    env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
+    command = ["go", "build", "-trimpath", "-ldflags", " ".join(tool.ldflags), "-o", str(tmp), tool.package]
+    try:
+        proc = subprocess.run(command, env=env, cwd=tool.module_dir, check=False)
+        if proc.returncode != 0:
+            raise ToolError(f"{tool.name}: go build {tool.package} in {tool.module_dir} failed")
+        tmp.chmod(0o755)
+        tmp.replace(binary)
+    except FileNotFoundError as exc:
+        raise ToolError(
+            f"building {tool.name} needs `go` on PATH, or set {tool.env_var} to an existing binary"
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return binary
 
 
 def psa_module_dir() -> Path:
