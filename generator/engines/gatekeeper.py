@@ -356,8 +356,8 @@ def _document(obj: Mapping[str, Any]) -> str:
     take four bytes each.)
     """
     if _has_long_key(obj):
-        return yaml.dump(obj, Dumper=_DUMPER, default_flow_style=False, allow_unicode=True, width=1 << 30)
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+        return yaml.dump(obj, Dumper=_DUMPER, default_flow_style=False, allow_unicode=False, width=1 << 30)
+    return json.dumps(obj) + "\n"  # ASCII: every other character escaped, so no YAML reader can refuse or fold one
 
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
