@@ -40,6 +40,8 @@ func main() {
 	listenClient := flag.String("listen-client-urls", "http://127.0.0.1:2379", "client URLs to listen on")
 	advertiseClient := flag.String("advertise-client-urls", "", "client URLs to advertise (default: the listen URLs)")
 	listenPeer := flag.String("listen-peer-urls", "http://127.0.0.1:2380", "peer URLs to listen on")
+	advertisePeer := flag.String("initial-advertise-peer-urls", "", "peer URLs to advertise (default: the listen URLs)")
+	initialCluster := flag.String("initial-cluster", "", "name=peer-URL of each member (default: this one alone)")
 	flag.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "do not fsync (a throw-away data dir)")
 	flag.StringVar(&cfg.LogLevel, "log-level", "warn", "debug, info, warn, error")
 	flag.Parse()
@@ -58,7 +60,13 @@ func main() {
 	}
 	cfg.ListenPeerUrls = urls("listen-peer-urls", *listenPeer)
 	cfg.AdvertisePeerUrls = cfg.ListenPeerUrls
+	if *advertisePeer != "" {
+		cfg.AdvertisePeerUrls = urls("initial-advertise-peer-urls", *advertisePeer)
+	}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if *initialCluster != "" {
+		cfg.InitialCluster = *initialCluster
+	}
 
 	parent := os.Getppid()
 	stop := make(chan os.Signal, 1)
