@@ -151,3 +151,35 @@ def test_nothing_outlives_a_starter_that_is_killed(binaries: dict[str, Path], ru
         assert not Path(workdir).exists()
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_gatekeeper_out_of_cluster_enforces_the_bundle_with_psa_reasons(
+    binaries: dict[str, Path], oracle: Oracle
+) -> None:
+    # The bundle applied as the README says (`kubectl apply -k out/gatekeeper`, again once the templates are ready),
+    # then a namespace without PSA labels: built-in PSA lets everything in, so only Gatekeeper judges there.
+    try:
+        gatekeeper, kubectl = tools.require(tools.GATEKEEPER), tools.require(tools.KUBECTL)
+    except tools.ToolError as exc:
+        pytest.skip(str(exc))
+    with LocalCluster(etcd=binaries["etcd"], kube_apiserver=binaries["kube-apiserver"]) as cluster:
+        cluster.start_gatekeeper(gatekeeper)
+        cluster.apply_bundle(tools.ROOT / "out" / "gatekeeper", kubectl=kubectl)
+        cluster.ensure_namespace("gatekeeper-judges")
+        core = k8s.CoreV1Api(cluster.api_client())
+
+        privileged = pod("privileged", {"privileged": True})
+        expected = oracle.evaluate(privileged, "baseline", "latest")
+        assert len(expected.violations) == 1
+        with pytest.raises(ApiException) as denied:
+            core.create_namespaced_pod("gatekeeper-judges", privileged, dry_run="All")
+        assert denied.value.status == 403, denied.value.body
+        (violation,) = expected.violations
+        assert json.loads(denied.value.body or "{}")["message"] == (
+            'admission webhook "validation.gatekeeper.sh" denied the request: '
+            f"[pss-baseline] {violation.reason} ({violation.detail})"
+        )
+        assert core.create_namespaced_pod("gatekeeper-judges", pod("plain"), dry_run="All").metadata.name == "plain"
+        pids = cluster.pids
+        assert set(pids) == {"etcd", "kube-apiserver", "gatekeeper"}
+    assert wait_gone(pids, {**binaries, "gatekeeper": gatekeeper}) == []

@@ -23,9 +23,11 @@ The API is driven with the official ``kubernetes`` client, as users drive theirs
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -36,11 +38,13 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO
+from typing import IO, Any, cast
 
+import requests
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,7 +57,7 @@ from urllib3.exceptions import HTTPError
 
 from generator.engines.base import EngineError
 from generator.engines.children import dies_with_us, kill_group
-from generator.tools import ETCD, KUBE_APISERVER, require
+from generator.tools import ETCD, GATEKEEPER, KUBE_APISERVER, KUBECTL, gatekeeper_module_dir, require
 
 HOST = "127.0.0.1"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/24"  # no Service gets an address here that anything routes; it must not clash
@@ -62,6 +66,8 @@ ADMIN = "pssgen-admin"
 DEFAULT_START_TIMEOUT = 180.0  # a cold kube-apiserver on a busy 2-core machine takes 10-40 s
 STOP_GRACE = 5.0
 LOG_TAIL_LINES = 3
+GATEKEEPER_NAMESPACE = "gatekeeper-system"  # the controller's POD_NAMESPACE, as in its reference install
+GATEKEEPER_SERVICE_DNS = "gatekeeper-webhook-service.gatekeeper-system.svc"
 
 
 class ClusterError(EngineError):
@@ -211,6 +217,23 @@ def _write_private(path: Path, content: bytes) -> None:
 _ERROR_LINE = re.compile(r'^(Error:|error:|flag provided but not defined|[EF]\d{4} )|"level":"(error|fatal|panic)"')
 
 
+def _http_ok(url: str) -> bool:
+    """Whether a component's own health endpoint (plain HTTP on loopback, not the Kubernetes API) answers 200."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _api_error(exc: ApiException) -> str:
+    """The API server's own message for a refused request, on one line."""
+    try:
+        message = json.loads(exc.body or "")["message"]
+    except (ValueError, KeyError, TypeError):
+        message = exc.reason
+    return f"{exc.status} {' '.join(str(message).split())}"
+
+
 def _log_tail(path: Path) -> str:
     """Why a component stopped, on one line: its last error line, else its last few lines (usage text follows a
     refused flag, so the error is often not at the end)."""
@@ -308,9 +331,7 @@ class LocalCluster:
                 name, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="default"))
             )
         except ApiException as exc:
-            raise ClusterError(
-                f"creating namespace {name!r} in the local cluster failed: {exc.status} {exc.reason}"
-            ) from exc
+            raise ClusterError(f"creating namespace {name!r} in the local cluster failed: {_api_error(exc)}") from exc
 
     def check_alive(self) -> None:
         """Raise ``ClusterError`` naming the component (and its last log lines) if one has exited."""
@@ -326,7 +347,8 @@ class LocalCluster:
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()  # type: ignore[no-untyped-call]
-            for name in ("kube-apiserver", "etcd"):  # the API server first: it would retry a vanished etcd
+            # Gatekeeper, then the API server (it would retry a vanished etcd), then etcd.
+            for name in ("gatekeeper", "kube-apiserver", "etcd"):
                 proc = self._procs.pop(name, None)
                 if proc is None:
                     continue
@@ -349,6 +371,95 @@ class LocalCluster:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def start_gatekeeper(self, binary: Path | None = None, manifest: Path | None = None) -> None:
+        """Run the pinned Gatekeeper controller out of cluster, as the reference install would run it in one.
+
+        From the module's ``deploy/gatekeeper.yaml``: its Namespace and CRDs, then, once the controller answers
+        ``/readyz``, its ValidatingWebhookConfiguration with each ``clientConfig`` pointed at the controller on
+        127.0.0.1 (rules, failure policy and namespace selectors kept). The controller runs every operation
+        (webhook, audit, status, generate: the one that creates each Constraint kind from its template), with a
+        fake Pod name (it runs in no Pod) and a certificate of ours instead of its own rotation.
+        """
+        with self._lock:
+            if self.workdir is None:
+                raise ClusterError("start the local cluster before Gatekeeper")
+            binary = binary or require(GATEKEEPER)
+            manifest = manifest or gatekeeper_module_dir() / "deploy" / "gatekeeper.yaml"
+            try:
+                docs = [d for d in yaml.safe_load_all(manifest.read_text(encoding="utf-8")) if isinstance(d, dict)]
+            except (OSError, yaml.YAMLError) as exc:
+                raise ClusterError(f"{manifest}: cannot read Gatekeeper's manifest: {exc}") from exc
+            webhook_port, health_port = _free_ports(2)
+            api = self.api_client()
+            # Upstream's documents go as plain dicts (the client sends them as they are): a round trip through the
+            # client's models could drop or reshape what the models do not know.
+            try:
+                for doc in docs:
+                    if doc.get("kind") == "Namespace":
+                        k8s.CoreV1Api(api).create_namespace(cast(Any, doc))
+                    elif doc.get("kind") == "CustomResourceDefinition":
+                        k8s.ApiextensionsV1Api(api).create_custom_resource_definition(cast(Any, doc))
+                self._wait_for("Gatekeeper's CRDs to be established", self._crds_established, docs)
+                certs = self.workdir / "gatekeeper-certs"
+                certs.mkdir(mode=0o700)
+                serving = write_serving_certificate(certs, "tls", [HOST], [GATEKEEPER_SERVICE_DNS])
+                self._spawn("gatekeeper", [
+                    str(binary), f"--kubeconfig={self.kubeconfig}", "--debug-use-fake-pod", "--disable-cert-rotation",
+                    f"--cert-dir={certs}", f"--host={HOST}", f"--port={webhook_port}",
+                    f"--health-addr={HOST}:{health_port}", "--metrics-addr=0",
+                    f"--exempt-namespace={GATEKEEPER_NAMESPACE}", "--disable-opa-builtin={http.send}",
+                ], env={"POD_NAMESPACE": GATEKEEPER_NAMESPACE})  # fmt: skip
+                self._wait_for("Gatekeeper to answer /readyz", _http_ok, f"http://{HOST}:{health_port}/readyz")
+                ca_bundle = base64.b64encode(serving.ca_file.read_bytes()).decode()
+                for doc in docs:
+                    if doc.get("kind") == "ValidatingWebhookConfiguration":
+                        for hook in doc.get("webhooks", []):
+                            path = hook["clientConfig"]["service"].get("path", "/")
+                            hook["clientConfig"] = {
+                                "url": f"https://{HOST}:{webhook_port}{path}",
+                                "caBundle": ca_bundle,
+                            }
+                        k8s.AdmissionregistrationV1Api(api).create_validating_webhook_configuration(cast(Any, doc))
+            except ApiException as exc:
+                raise ClusterError(f"installing Gatekeeper from {manifest} failed: {_api_error(exc)}") from exc
+
+    def kubectl(
+        self, *args: str, kubectl: Path | None = None, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the pinned kubectl on this cluster's kubeconfig (tied to us like the components; output captured)."""
+        command = [str(kubectl or require(KUBECTL)), f"--kubeconfig={self.kubeconfig}", *args]
+        proc = subprocess.Popen(
+            dies_with_us(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, close_fds=True,
+        )  # fmt: skip
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise ClusterError(f"kubectl {' '.join(args)} did not finish within {timeout:g}s") from None
+        except BaseException:
+            kill_group(proc)
+            raise
+        return subprocess.CompletedProcess(
+            command, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        )
+
+    def apply_bundle(self, bundle: Path, kubectl: Path | None = None) -> None:
+        """``kubectl apply -k bundle`` as the bundle's kustomization.yaml says: apply; if that fails (a Constraint kind
+        not created yet), wait for every template's ``status.created`` and apply again. Then wait until every
+        Constraint reports itself enforced, so the next request is judged by it."""
+        first = self.kubectl("apply", "-k", str(bundle), kubectl=kubectl)
+        if first.returncode != 0:
+            waited = self.kubectl(
+                "wait", "--for=jsonpath={.status.created}=true", "constrainttemplate", "--all", "--timeout=60s",
+                kubectl=kubectl,
+            )  # fmt: skip
+            again = self.kubectl("apply", "-k", str(bundle), kubectl=kubectl)
+            if again.returncode != 0:
+                detail = (again.stderr or waited.stderr or first.stderr).strip().splitlines()
+                raise ClusterError(f"kubectl apply -k {bundle} failed twice: {detail[-1] if detail else '?'}")
+        self._wait_for("the Constraints to be enforced", self._constraints_enforced, None)
 
     # -- start-up
 
@@ -406,13 +517,13 @@ class LocalCluster:
             *self.apiserver_args,
         ]  # fmt: skip
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         assert self.workdir is not None
         log = (self.workdir / f"{name}.log").open("wb")
         self._logs[name] = log
         self._procs[name] = subprocess.Popen(
             dies_with_us(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            start_new_session=True, close_fds=True, env=None if env is None else {**os.environ, **env},
         )  # fmt: skip
 
     def _write_kubeconfig(self, token: str) -> None:
@@ -452,6 +563,47 @@ class LocalCluster:
                     f"{self._tail('kube-apiserver')}"
                 )
             time.sleep(0.25)
+
+    def _wait_for(self, what: str, ready: Callable[[Any], bool], arg: Any, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready(arg):
+            self.check_alive()
+            if time.monotonic() >= deadline:
+                raise ClusterError(f"timed out after {timeout:g}s waiting for {what}: {self._tail('gatekeeper')}")
+            time.sleep(0.25)
+
+    def _crds_established(self, docs: list[dict[str, Any]]) -> bool:
+        ext = k8s.ApiextensionsV1Api(self.api_client())
+        for doc in docs:
+            if doc.get("kind") != "CustomResourceDefinition":
+                continue
+            status = ext.read_custom_resource_definition(doc["metadata"]["name"]).status
+            conditions = (status.conditions if status else None) or []
+            if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                return False
+        return True
+
+    def _constraints_enforced(self, _: object) -> bool:
+        """Every Constraint of every kind Gatekeeper serves says, for every Gatekeeper it knows, ``enforced``."""
+        custom = k8s.CustomObjectsApi(self.api_client())
+        listed = custom.list_cluster_custom_object("templates.gatekeeper.sh", "v1", "constrainttemplates")
+        templates = cast(dict[str, Any], listed)["items"]
+        if not templates:
+            return False
+        for template in templates:
+            kind = template["spec"]["crd"]["spec"]["names"]["kind"]
+            try:
+                constraints = cast(
+                    dict[str, Any],
+                    custom.list_cluster_custom_object("constraints.gatekeeper.sh", "v1beta1", kind.lower()),
+                )
+            except ApiException:
+                return False  # the Constraint kind is not served yet
+            for constraint in constraints["items"]:
+                by_pod = constraint.get("status", {}).get("byPod") or []
+                if not by_pod or not all(p.get("enforced") for p in by_pod):
+                    return False
+        return True
 
     def _tail(self, name: str) -> str:
         if self.workdir is None:

@@ -244,16 +244,26 @@ def _go_build(tool: Tool) -> Path:
 
 def psa_module_dir() -> Path:
     """The pinned upstream PSA module's source in the Go module cache (downloaded on first use)."""
+    return go_module_dir(PSA_MODULE, PSA_VERSION)
+
+
+def gatekeeper_module_dir() -> Path:
+    """The pinned Gatekeeper module's source: its deploy/gatekeeper.yaml holds the CRDs and webhook configuration."""
+    return go_module_dir(GATEKEEPER.package, GATEKEEPER_VERSION)
+
+
+def go_module_dir(module: str, version: str) -> Path:
+    """A Go module's source in the module cache (downloaded on first use)."""
     try:
         proc = subprocess.run(
-            ["go", "mod", "download", "-json", f"{PSA_MODULE}@{PSA_VERSION}"],
+            ["go", "mod", "download", "-json", f"{module}@{version}"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
     except FileNotFoundError as exc:
-        raise ToolError(f"downloading {PSA_MODULE}@{PSA_VERSION} needs `go` on PATH") from exc
+        raise ToolError(f"downloading {module}@{version} needs `go` on PATH") from exc
     if proc.returncode != 0:
-        raise ToolError(f"go mod download {PSA_MODULE}@{PSA_VERSION} failed: {proc.stderr.strip()}")
+        raise ToolError(f"go mod download {module}@{version} failed: {proc.stderr.strip()}")
     info = json.loads(proc.stdout)
     if info.get("Error"):
-        raise ToolError(f"go mod download {PSA_MODULE}@{PSA_VERSION}: {info['Error']}")
+        raise ToolError(f"go mod download {module}@{version}: {info['Error']}")
     return Path(info["Dir"])
