@@ -409,6 +409,7 @@ class LocalCluster:
                     f"--cert-dir={certs}", f"--host={HOST}", f"--port={webhook_port}",
                     f"--health-addr={HOST}:{health_port}", "--metrics-addr=0",
                     f"--exempt-namespace={GATEKEEPER_NAMESPACE}", "--disable-opa-builtin={http.send}",
+                    "--shutdown-delay=0",  # it waits 10 s for a Pod's endpoints to go; there are none
                 ], env={"POD_NAMESPACE": GATEKEEPER_NAMESPACE})  # fmt: skip
                 self._wait_for("Gatekeeper to answer /readyz", _http_ok, f"http://{HOST}:{health_port}/readyz")
                 ca_bundle = base64.b64encode(serving.ca_file.read_bytes()).decode()
