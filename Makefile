@@ -29,7 +29,7 @@ tools: $(STAMP)
 	$(VENV)/bin/pssgen tools install
 
 ## cluster-tools: build the local cluster's pinned kube-apiserver, kubectl, etcd and Gatekeeper into .tools/ (skipped
-## when present; about 10 minutes cold on 2 cores). Not part of `tools`: no test in `make test` starts a cluster yet.
+## when present; about 10 minutes cold on 2 cores). `make test` needs them: tests/test_cluster_harness.py starts one.
 .PHONY: cluster-tools
 cluster-tools: $(STAMP)
 	$(VENV)/bin/pssgen tools install kube-apiserver kubectl etcd gatekeeper
@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 ## test: set up everything and run every test (unit, conformance, generated-bundle checks)
-test: tools lint
+test: tools cluster-tools lint
 	@echo ">> pytest"
 	$(VENV)/bin/pytest
 

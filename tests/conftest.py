@@ -34,7 +34,15 @@ def regal_bin() -> Path:
 # What `make test-fast` leaves out: a test that starts a pinned tool (OPA, gator, Regal, the oracle, a wheel build).
 _TOOL_FIXTURES = frozenset({"opa_bin", "regal_bin", "oracle"})
 _TOOL_MODULES = frozenset(
-    {"test_opa_harness", "test_gator_smoke", "test_regal", "test_wheel", "test_cli_conformance", "test_gatekeeper"}
+    {
+        "test_opa_harness",
+        "test_gator_smoke",
+        "test_regal",
+        "test_wheel",
+        "test_cli_conformance",
+        "test_gatekeeper",
+        "test_cluster_harness",
+    }
 )
 
 
