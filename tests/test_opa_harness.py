@@ -179,7 +179,7 @@ def test_opa_dies_with_its_python_process(sig):
 def test_a_forked_child_leaves_the_parents_opa_alone(opa):
     # pssgen forks no Python child, but a program using the harness may: its child must not inherit
     # the duty to stop this process's OPA (at its exit, or on SIGTERM through our handler).
-    import generator.engines.opa_server as harness
+    import generator.engines.children as harness  # the one registry OPA servers (and clusters) are stopped through
 
     assert harness._LIVE and signal.getsignal(signal.SIGTERM) is harness._on_sigterm
     pid = os.fork()

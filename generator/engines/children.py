@@ -26,6 +26,7 @@ On other systems than Linux the wrapper is left out (no PDEATHSIG there).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -33,6 +34,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Protocol
 
 from generator.engines.base import EngineError
 
@@ -118,3 +121,81 @@ class Children:
             if self._cancelled:
                 raise ChildCancelled(f"{command[0]} was stopped: the run is being stopped")
         return subprocess.CompletedProcess(list(command), proc.returncode, out, err)
+
+
+# --------------------------------------------------------------------------- servers stopped however Python ends
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_LIVE: set[Stoppable] = set()  # strong refs: a forgotten server is still stopped at exit
+_SIGTERM_LOCK = threading.Lock()
+_sigterm_installed = False
+
+
+def track(server: Stoppable) -> None:
+    """Stop ``server`` at exit and on SIGTERM (if nobody else handles SIGTERM), until ``untrack``.
+
+    One registry for every long-lived child (OPA servers, a local cluster), so
+    one SIGTERM handler stops them all: with a handler per module, the second
+    would see the first and install nothing.
+    """
+    install_sigterm_handler()
+    _LIVE.add(server)
+
+
+def untrack(server: Stoppable) -> None:
+    _LIVE.discard(server)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Stop every tracked server, then die of SIGTERM as if no handler had been installed."""
+    for server in list(_LIVE):
+        with contextlib.suppress(Exception):
+            server.stop()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def install_sigterm_handler() -> None:
+    """Only when nobody else handles SIGTERM (the CLI does) and we are on the main thread (else Python refuses)."""
+    global _sigterm_installed
+    with _SIGTERM_LOCK:
+        if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _sigterm_installed = True
+
+
+def _stop_all_at_exit() -> None:
+    for server in list(_LIVE):
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+def _forget_in_forked_child() -> None:
+    """A forked child owns none of its parent's servers.
+
+    pssgen forks no Python child of its own (``--jobs`` workers come from a fork
+    server, which runs none), but a program using this module may fork. Its
+    child inherits the records of the parent's servers, our SIGTERM handler and
+    our atexit hook: left as they are, the child's exit or a SIGTERM to it would
+    stop the parent's servers, and the handler could block on a lock a parent
+    thread held at the fork, so the child would never die.
+    """
+    global _SIGTERM_LOCK, _sigterm_installed
+    _LIVE.clear()
+    _SIGTERM_LOCK = threading.Lock()
+    if _sigterm_installed and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _sigterm_installed = False
+
+
+os.register_at_fork(after_in_child=_forget_in_forked_child)

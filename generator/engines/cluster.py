@@ -22,7 +22,6 @@ The API is driven with the official ``kubernetes`` client, as users drive theirs
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
 import datetime as dt
@@ -32,7 +31,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -41,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Any, cast
 
 import requests
@@ -56,7 +54,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from generator.engines.base import EngineError
-from generator.engines.children import dies_with_us, kill_group
+from generator.engines.children import dies_with_us, install_sigterm_handler, kill_group, track, untrack
 from generator.tools import ETCD, GATEKEEPER, KUBE_APISERVER, KUBECTL, gatekeeper_module_dir, require
 
 HOST = "127.0.0.1"
@@ -83,52 +81,7 @@ class Ports:
 
 # --------------------------------------------------------------------------- process safety
 
-_LIVE: set[LocalCluster] = set()  # strong refs: a forgotten cluster is still stopped at exit
-_SIGTERM_LOCK = threading.Lock()
-_sigterm_installed = False
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Stop every live cluster, then die of SIGTERM as if no handler had been installed."""
-    for cluster in list(_LIVE):
-        with contextlib.suppress(Exception):
-            cluster.stop()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _install_sigterm_handler() -> None:
-    """Only when nobody else handles SIGTERM (the CLI does) and we are on the main thread (else Python refuses)."""
-    global _sigterm_installed
-    with _SIGTERM_LOCK:
-        if _sigterm_installed or threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        _sigterm_installed = True
-
-
-def _stop_all_at_exit() -> None:
-    for cluster in list(_LIVE):
-        with contextlib.suppress(Exception):
-            cluster.stop()
-
-
-atexit.register(_stop_all_at_exit)
-
-
-def _forget_in_forked_child() -> None:
-    """A forked child owns none of its parent's clusters (its exit or SIGTERM must not stop them)."""
-    global _SIGTERM_LOCK, _sigterm_installed
-    _LIVE.clear()
-    _SIGTERM_LOCK = threading.Lock()
-    if _sigterm_installed and signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _sigterm_installed = False
-
-
-os.register_at_fork(after_in_child=_forget_in_forked_child)
+# Stopped at exit and on SIGTERM through generator.engines.children's one registry (track, untrack).
 
 
 # --------------------------------------------------------------------------- keys and files
@@ -299,8 +252,8 @@ class LocalCluster:
                 return self
             etcd_bin = self._etcd_bin or require(ETCD)
             apiserver_bin = self._apiserver_bin or require(KUBE_APISERVER)
-            _install_sigterm_handler()
-            _LIVE.add(self)
+            install_sigterm_handler()
+            track(self)
             try:
                 self.workdir = Path(tempfile.mkdtemp(prefix="pssgen-cluster-"))
                 self.ports = Ports(*_free_ports(3))
@@ -342,7 +295,7 @@ class LocalCluster:
     def stop(self) -> None:
         """SIGTERM kube-apiserver, then etcd; SIGKILL each group still there after the grace; remove the folder."""
         with self._lock:
-            _LIVE.discard(self)
+            untrack(self)
             client, self._client = self._client, None
             if client is not None:
                 with contextlib.suppress(Exception):

@@ -15,25 +15,23 @@ named is left on disk.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Any
 
 import requests
 from opa_client import OpaClient
 from opa_client.errors import RegoParseError
 
-from generator.engines.children import dies_with_us
+from generator.engines.children import dies_with_us, install_sigterm_handler, track, untrack
 from generator.errors import PssgenError
 from generator.tools import OPA, require
 
@@ -80,60 +78,7 @@ class OpaUndefined(OpaError):
 
 # --------------------------------------------------------------------------- process safety
 
-_LIVE: set[OpaServer] = set()  # strong refs: a forgotten server is still stopped at exit
-_SIGTERM_LOCK = threading.Lock()
-_sigterm_installed = False
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Stop every live OPA, then die of SIGTERM as if no handler had been installed."""
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):
-            server.stop()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _install_sigterm_handler() -> None:
-    """Only when nobody else handles SIGTERM and we are on the main thread (else Python refuses)."""
-    global _sigterm_installed
-    with _SIGTERM_LOCK:
-        if _sigterm_installed or threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        _sigterm_installed = True
-
-
-def _stop_all_at_exit() -> None:
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-atexit.register(_stop_all_at_exit)
-
-
-def _forget_in_forked_child() -> None:
-    """A forked child owns none of its parent's OPA servers.
-
-    pssgen forks no Python child of its own (``--jobs`` workers come from a fork
-    server, which runs no OPA), but a program using this module may fork. Its
-    child inherits the records of the parent's servers, our SIGTERM handler and
-    our atexit hook: left as they are, the child's exit or a SIGTERM to it would
-    stop the parent's servers, and the handler could block on a lock a parent
-    thread held at the fork, so the child would never die.
-    """
-    global _SIGTERM_LOCK, _sigterm_installed
-    _LIVE.clear()
-    _SIGTERM_LOCK = threading.Lock()
-    if _sigterm_installed and signal.getsignal(signal.SIGTERM) is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _sigterm_installed = False
-
-
-os.register_at_fork(after_in_child=_forget_in_forked_child)
+# Stopped at exit and on SIGTERM through generator.engines.children's one registry (track, untrack).
 
 
 def _free_port() -> int:
@@ -213,7 +158,7 @@ class OpaServer:
         """Start OPA and wait for ``/health``; retry on a lost port race; raise with OPA's stderr."""
         if self._proc is not None:
             raise OpaError("OPA server already started")
-        _install_sigterm_handler()
+        install_sigterm_handler()
         last: OpaError | None = None
         for _ in range(_PORT_ATTEMPTS):
             try:
@@ -255,7 +200,7 @@ class OpaServer:
             )
         except OSError as exc:
             raise OpaError(f"cannot start {self.binary}: {exc}") from exc
-        _LIVE.add(self)
+        track(self)
         self._client = OpaClient(host=HOST, port=self.port, timeout=self.client_timeout, retries=0)
 
         deadline = time.monotonic() + self.start_timeout
@@ -303,7 +248,7 @@ class OpaServer:
                     raise
             else:
                 proc.wait()
-        _LIVE.discard(self)
+        untrack(self)
         if self._log is not None:
             with contextlib.suppress(OSError):
                 self._log.close()
