@@ -131,6 +131,7 @@ CHILD = """
 import os, signal, sys, time
 from pathlib import Path
 from generator.engines.cluster import LocalCluster
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job (nohup ... &) starts with SIGINT ignored
 cluster = LocalCluster(Path(sys.argv[1]), Path(sys.argv[2])).start()
 print(cluster.workdir, cluster.pids["etcd"], cluster.pids["kube-apiserver"], flush=True)
 os.kill(os.getpid(), getattr(signal, sys.argv[3]))

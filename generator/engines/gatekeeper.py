@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -356,11 +357,19 @@ def _document(obj: Mapping[str, Any]) -> str:
     take four bytes each.)
     """
     if _has_long_key(obj):
-        return yaml.dump(obj, Dumper=_DUMPER, default_flow_style=False, allow_unicode=False, width=1 << 30)
-    return json.dumps(obj) + "\n"  # ASCII: every other character escaped, so no YAML reader can refuse or fold one
+        return yaml.dump(obj, Dumper=_DUMPER, default_flow_style=False, allow_unicode=True, width=1 << 30)
+    return _YAML_UNSAFE.sub(_escaped, json.dumps(obj, ensure_ascii=False)) + "\n"
 
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# What a YAML reader refuses or folds in JSON text (DEL, C1 controls, NEL, line and paragraph separators, BOM,
+# non-characters): written as JSON escapes, which YAML reads back as the same character. Astral characters stay
+# as they are: go-yaml cannot join an escaped surrogate pair.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
 
 
 def _documents(objects: Iterable[Mapping[str, Any]]) -> str:
