@@ -393,10 +393,7 @@ class _YamlReader:
         try:
             value = self._value(event, base)
         except _PartError as exc:
-            self.pending = exc.message
-            if exc.message.startswith("document nests deeper"):
-                raise
-            self._skip(exc.open_containers)
+            self._abandon(exc, 0)
             return None
         if self.needs_json:
             try:
@@ -449,10 +446,7 @@ class _YamlReader:
             try:
                 value = self._value(value_event, 1, record)
             except _PartError as exc:
-                self.pending = exc.message
-                if exc.message.startswith("document nests deeper"):
-                    raise
-                self._skip(exc.open_containers + 1)
+                self._abandon(exc, 1)
                 return None
             try:
                 self._assign(pairs, key, value, 1)
@@ -465,6 +459,14 @@ class _YamlReader:
             yield from self._finish_list(pairs)
             return _STREAMED
         return self._root_json(pairs)
+
+    def _abandon(self, exc: _PartError, enclosing: int) -> None:
+        """A root value failed: its error is the document's, and the rest of it (and ``enclosing`` containers)
+        is read past. Nesting errors end the chunk instead: skipping them could cost as much again."""
+        self.pending = exc.message
+        if exc.message.startswith("document nests deeper"):
+            raise exc
+        self._skip(exc.open_containers + enclosing)
 
     def _root_json(self, value: dict[str, Any]) -> Any:
         if self.needs_json:
@@ -820,10 +822,7 @@ class _YamlReader:
         try:
             value = self._through_nodes(events, 0)
         except _PartError as exc:
-            self.pending = exc.message
-            if exc.message.startswith("document nests deeper"):
-                raise
-            self._skip(exc.open_containers)
+            self._abandon(exc, 0)
             return None
         return self._root_json(value)
 
