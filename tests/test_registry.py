@@ -27,7 +27,15 @@ def _version(check_id: str, minor: int, overrides: tuple[str, ...]) -> CheckVers
 def _check(check_id: str, level: str, *versions: int | tuple[int, tuple[str, ...]]) -> Check:
     """A made-up check; a version is a minor, or (minor, the baseline checks it overrides)."""
     built = tuple(_version(check_id, *(v if isinstance(v, tuple) else (v, ()))) for v in versions)
-    return Check(check_id, level, f"control {check_id}", (), built, doc=f"made-up check {check_id}")
+    return Check(
+        check_id,
+        level,
+        f"control {check_id}",
+        (),
+        built,
+        doc=f"made-up check {check_id}",
+        reasons=(f"{check_id} reason",),
+    )
 
 
 SYNTHETIC: tuple[Check, ...] = (
@@ -156,6 +164,12 @@ BROKEN: list[tuple[str, tuple[Check, ...], str]] = [
         "runAsNonRoot runAsNonRoot1_35 (v1.35): overrides unknown check 'nope'",
     ),
     ("no-spec-text", _replace(CHECKS, "privileged", doc=" "), "privileged: no spec text"),
+    ("no-reasons", _replace(CHECKS, "privileged", reasons=()), "privileged: no forbidden reasons"),
+    (
+        "shared-reason",
+        _replace(CHECKS, "sysctls", reasons=("forbidden sysctls", "privileged")),
+        "sysctls: reason 'privileged' is also privileged's (first at baseline v1.0)",
+    ),
     (
         "newer-than-NEWEST_MINOR",
         _with_versions("sysctls", (*SYSCTLS, dataclasses.replace(SYSCTLS[-1], minimum_minor=NEWEST_MINOR + 1))),

@@ -76,6 +76,9 @@ class Check:
     fields: tuple[str, ...]
     versions: tuple[CheckVersion, ...]
     doc: str  # the control's spec text (the module docstring)
+    # Every forbiddenReason the check can report: how a denial's text is read back (the live cluster engine) into
+    # the checks that failed. Unique among the checks PSA runs together at any level and version.
+    reasons: tuple[str, ...] = ()
 
     @property
     def first_minor(self) -> int:

@@ -101,9 +101,20 @@ def validate(checks: tuple[Check, ...], *, newest_minor: int | None = None) -> N
                     errors.append(f"{where}: may only override baseline checks, not {target!r}")
         if not check.doc.strip():
             errors.append(f"{check.id}: no spec text")
+        if not check.reasons:
+            errors.append(f"{check.id}: no forbidden reasons")
     newest = max((v.minimum_minor for c in checks for v in c.versions), default=0)
     if newest_minor is not None and newest != newest_minor:
         errors.append(f"newest check version v1.{newest} != NEWEST_MINOR v1.{newest_minor}")
+    if not errors:  # a message names reasons, not checks: each must lead back to one check wherever checks run
+        shared: dict[tuple[str, str, str], str] = {}
+        for level, minor in itertools.product(("baseline", "restricted"), range(newest + 1)):
+            seen: dict[str, str] = {}
+            for check, _ in inflate(checks, level, minor):
+                for reason in check.reasons:
+                    if seen.setdefault(reason, check.id) != check.id:
+                        shared.setdefault((check.id, reason, seen[reason]), f"{level} v1.{minor}")
+        errors += [f"{a}: reason {r!r} is also {b}'s (first at {where})" for (a, r, b), where in shared.items()]
     if errors:
         raise RegistryError(tuple(errors))
 

@@ -37,6 +37,7 @@ CHECK = Check(
     id="allowPrivilegeEscalation",
     level="restricted",
     control="Privilege Escalation",
+    reasons=("allowPrivilegeEscalation != false",),
     fields=(
         "spec.containers[*].securityContext.allowPrivilegeEscalation",
         "spec.initContainers[*].securityContext.allowPrivilegeEscalation",

@@ -78,6 +78,7 @@ CHECK = Check(
     id="appArmorProfile",
     level="baseline",
     control="AppArmor",
+    reasons=("forbidden AppArmor profile", "forbidden AppArmor profiles"),
     fields=(
         "metadata.annotations['container.apparmor.security.beta.kubernetes.io/*']",
         "spec.securityContext.appArmorProfile.type",

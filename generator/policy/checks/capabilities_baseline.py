@@ -48,6 +48,7 @@ CHECK = Check(
     id="capabilities_baseline",
     level="baseline",
     control="Capabilities",
+    reasons=("non-default capabilities",),
     fields=(
         "spec.containers[*].securityContext.capabilities.add",
         "spec.initContainers[*].securityContext.capabilities.add",

@@ -78,6 +78,7 @@ CHECK = Check(
     id="capabilities_restricted",
     level="restricted",
     control="Capabilities",
+    reasons=("unrestricted capabilities",),
     fields=(
         "spec.containers[*].securityContext.capabilities.drop",
         "spec.initContainers[*].securityContext.capabilities.drop",

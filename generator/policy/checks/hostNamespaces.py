@@ -38,6 +38,7 @@ CHECK = Check(
     id="hostNamespaces",
     level="baseline",
     control="Host Namespaces",
+    reasons=("host namespaces",),
     fields=("spec.hostNetwork", "spec.hostPID", "spec.hostIPC"),
     versions=(
         CheckVersion(

@@ -30,6 +30,7 @@ CHECK = Check(
     id="hostPathVolumes",
     level="baseline",
     control="HostPath Volumes",
+    reasons=("hostPath volumes",),
     fields=("spec.volumes[*].hostPath",),
     versions=(
         CheckVersion(

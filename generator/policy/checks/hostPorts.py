@@ -45,6 +45,7 @@ CHECK = Check(
     id="hostPorts",
     level="baseline",
     control="Host Ports",
+    reasons=("hostPort",),
     fields=(
         "spec.containers[*].ports[*].hostPort",
         "spec.initContainers[*].ports[*].hostPort",

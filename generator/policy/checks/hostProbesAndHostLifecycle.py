@@ -90,6 +90,7 @@ CHECK = Check(
     id="hostProbesAndHostLifecycle",
     level="baseline",
     control="Host Probes / Lifecycle Hooks",
+    reasons=("probe or lifecycle host",),
     fields=tuple(
         f"spec.{kind}[*].{handler}.{action}.host"
         for kind in ("containers", "initContainers", "ephemeralContainers")

@@ -31,6 +31,7 @@ CHECK = Check(
     id="privileged",
     level="baseline",
     control="Privileged Containers",
+    reasons=("privileged",),
     fields=(
         "spec.containers[*].securityContext.privileged",
         "spec.initContainers[*].securityContext.privileged",

@@ -54,6 +54,7 @@ CHECK = Check(
     id="procMount",
     level="baseline",
     control="/proc Mount Type",
+    reasons=("procMount",),
     fields=(
         "spec.containers[*].securityContext.procMount",
         "spec.initContainers[*].securityContext.procMount",

@@ -21,6 +21,7 @@ CHECK = Check(
     id="procMount_restricted",
     level="restricted",
     control="/proc Mount Type",
+    reasons=("procMount",),
     fields=(
         "spec.containers[*].securityContext.procMount",
         "spec.initContainers[*].securityContext.procMount",

@@ -132,6 +132,7 @@ CHECK = Check(
     id="restrictedVolumes",
     level="restricted",
     control="Volume Types",
+    reasons=("restricted volume types",),
     fields=tuple(f"spec.volumes[*].{source}" for source in V1_0.allowed["reported_types"]),
     versions=(V1_0,),
     doc=__doc__ or "",

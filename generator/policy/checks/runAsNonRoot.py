@@ -62,6 +62,7 @@ CHECK = Check(
     id="runAsNonRoot",
     level="restricted",
     control="Running as Non-root",
+    reasons=("runAsNonRoot != true",),
     fields=(
         "spec.securityContext.runAsNonRoot",
         "spec.containers[*].securityContext.runAsNonRoot",

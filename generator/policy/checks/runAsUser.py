@@ -45,6 +45,7 @@ CHECK = Check(
     id="runAsUser",
     level="restricted",
     control="Running as Non-root user",
+    reasons=("runAsUser=0",),
     fields=(
         "spec.securityContext.runAsUser",
         "spec.containers[*].securityContext.runAsUser",

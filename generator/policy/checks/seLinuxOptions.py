@@ -117,6 +117,7 @@ CHECK = Check(
     id="seLinuxOptions",
     level="baseline",
     control="SELinux",
+    reasons=("seLinuxOptions",),
     fields=tuple(
         f"spec.{where}securityContext.seLinuxOptions.{option}"
         for option in ("type", "user", "role")

@@ -98,6 +98,7 @@ CHECK = Check(
     id="seccompProfile_baseline",
     level="baseline",
     control="Seccomp",
+    reasons=("seccompProfile",),
     fields=(
         "metadata.annotations['seccomp.security.alpha.kubernetes.io/pod']",
         "metadata.annotations['container.seccomp.security.alpha.kubernetes.io/*']",

@@ -83,6 +83,7 @@ CHECK = Check(
     id="seccompProfile_restricted",
     level="restricted",
     control="Seccomp",
+    reasons=("seccompProfile",),
     fields=(
         "spec.securityContext.seccompProfile.type",
         "spec.containers[*].securityContext.seccompProfile.type",

@@ -94,6 +94,7 @@ CHECK = Check(
     id="sysctls",
     level="baseline",
     control="Sysctls",
+    reasons=("forbidden sysctls",),
     fields=("spec.securityContext.sysctls[*].name",),
     versions=(V1_0, V1_27, V1_29, V1_32, V1_37),
     doc=__doc__ or "",

@@ -41,6 +41,7 @@ CHECK = Check(
     id="windowsHostProcess",
     level="baseline",
     control="HostProcess",
+    reasons=("hostProcess",),
     fields=(
         "spec.securityContext.windowsOptions.hostProcess",
         "spec.containers[*].securityContext.windowsOptions.hostProcess",
