@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from generator.policy.checks._goprint import ENDS, STARTS
 from generator.policy.model import spec_get
 
 
@@ -29,31 +31,50 @@ def containers_phrase(names: list[str]) -> str:
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
-def _go_printable(ch: str) -> bool:
-    # Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
-    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
+def go_printable(code: int) -> bool:
+    """Go's strconv.IsPrint, from the tables of the Go release PSA is built with (``_goprint``).
+
+    Not ``unicodedata``: the interpreter's Unicode version (14.0 in Python 3.11,
+    15.1 in 3.13) is not Go's, and %q must print exactly what PSA prints.
+    """
+    index = bisect_right(STARTS, code) - 1
+    return index >= 0 and code <= ENDS[index]
+
+
+def _go_escaped(code: int) -> str:
+    """What %q writes for one code point (strconv's appendEscapedRune)."""
+    ch = chr(code)
+    if ch in ('"', "\\"):
+        return "\\" + ch
+    if go_printable(code):
+        return ch
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+class _GoEscapes(dict[int, str]):
+    """``str.translate``'s table for %q, filled as code points are met; it stops growing at 65,536 of them."""
+
+    def __missing__(self, code: int) -> str:
+        escaped = _go_escaped(code)
+        if len(self) < 0x10000:
+            self[code] = escaped
+        return escaped
+
+
+_GO_ESCAPES = _GoEscapes()
+# Printable ASCII other than the quote and the backslash: what %q copies as it is, the common case.
+_PLAIN_ASCII = re.compile(r"[ !#-\[\]-~]*")
 
 
 def go_quote(text: str) -> str:
     """Go's ``%q`` (strconv.Quote), used for annotation values in seccomp and AppArmor messages."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif _go_printable(ch):
-            out.append(ch)
-        elif ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        else:
-            code = ord(ch)
-            if code < 0x80:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
+    if _PLAIN_ASCII.fullmatch(text):
+        return f'"{text}"'
+    return f'"{text.translate(_GO_ESCAPES)}"'
 
 
 def container_security_context(container: Mapping[str, Any]) -> Mapping[str, Any] | None:

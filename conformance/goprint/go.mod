@@ -1,0 +1,3 @@
+module pssgen.local/goprint
+
+go 1.26.0
