@@ -23,10 +23,12 @@ from generator.cli.options import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    context_option,
+    kubeconfig_option,
     level_option,
     version_option,
 )
-from generator.engines import ENGINE_NAMES, open_engine
+from generator.engines import ALL_ENGINE_NAMES, open_engine
 from generator.manifests import ReadError, read_paths, source_names
 from generator.policy.namespaces import default_policy
 from generator.policy.versions import Version
@@ -213,7 +215,11 @@ def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str
 @click.argument("paths", nargs=-1, required=True)
 @level_option
 @version_option
-@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="python", show_default=True)
+@click.option("--engine", type=click.Choice(ALL_ENGINE_NAMES), default="python", show_default=True,
+              help="cluster: a live API server's own Pod Security admission judges each object (server-side dry "
+                   "run in temporary namespaces; see --kubeconfig).")  # fmt: skip
+@kubeconfig_option
+@context_option
 @click.option("--output", type=click.Choice(["text", "json", "junit", "sarif"]), default="text", show_default=True)
 @click.option("--namespace-labels", "namespace_labels", is_flag=False, flag_value=FROM_INPUT, default=None,
               metavar="[FILE]",
@@ -223,8 +229,8 @@ def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes reading and evaluating (python engine; 0: one per CPU). Files and big "
                    "kubectl Lists are cut into pieces; stdin and pipes are read by the main process.")  # fmt: skip
-def check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str,
-          namespace_labels: str | None, jobs: int) -> None:  # fmt: skip
+def check(paths: tuple[str, ...], level: str, version: Version, engine: str, kubeconfig: str | None,
+          context: str | None, output: str, namespace_labels: str | None, jobs: int) -> None:  # fmt: skip
     """Evaluate manifests as Pod Security Admission would.
 
     PATHS are files, directories (walked for *.yaml, *.yml, *.json) or - for
@@ -255,10 +261,11 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
     pssgen check manifests/ --output junit > pss.xml      # CI test reports
     kubectl get -A -o yaml pods,deploy,ns | pssgen check - --namespace-labels
     pssgen check manifests/ --namespace-labels=cluster-namespaces.yaml
+    pssgen check manifests/ --engine cluster --context staging   # ask that cluster's PSA
     """
     with _stop_on_signals():
         try:
-            _check(paths, level, version, engine, output, namespace_labels, jobs)
+            _check(paths, level, version, engine, output, namespace_labels, jobs, (kubeconfig, context))
         except KeyboardInterrupt:
             click.echo("pssgen: interrupted (SIGINT); stopped", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -268,7 +275,7 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, out
 
 
 def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str,
-           namespace_labels: str | None, jobs: int) -> None:  # fmt: skip
+           namespace_labels: str | None, jobs: int, cluster: tuple[str | None, str | None]) -> None:  # fmt: skip
     """The command's body: everything it starts is released in its ``finally`` and context exits."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and engine != "python":
@@ -308,7 +315,7 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
         label_errors = namespace_labels == FROM_INPUT
         with contextlib.ExitStack() as stack:
             if jobs == 1:
-                running = stack.enter_context(open_engine(engine))
+                running = stack.enter_context(open_engine(engine, kubeconfig=cluster[0], context=cluster[1]))
                 found = scan(read_paths(list(paths), stdin=stdin), running, level, version, policies=policies,
                              label_errors=label_errors)  # fmt: skip
             else:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from generator.cli.options import EXIT_DENIED, EXIT_OK
-from generator.engines import ENGINE_NAMES, open_engine
+from generator.cli.options import EXIT_DENIED, EXIT_OK, context_option, kubeconfig_option
+from generator.engines import ALL_ENGINE_NAMES, ENGINE_NAMES, open_engine
 from generator.parity.compare import (
     compare,
     conformance_table,
@@ -22,12 +22,16 @@ from generator.parity.oracle import Oracle
 
 
 @click.command()
-@click.option("--engine", "engines", multiple=True, type=click.Choice(ENGINE_NAMES),
-              help="Engine to check (repeatable; default: all).")  # fmt: skip
+@click.option("--engine", "engines", multiple=True, type=click.Choice(ALL_ENGINE_NAMES),
+              help="Engine to check (repeatable; default: every offline one). cluster: a live API server's own "
+                   "Pod Security admission (see --kubeconfig), checked against the pinned PSA.")  # fmt: skip
+@kubeconfig_option
+@context_option
 @click.option("--corpus", default="upstream", show_default=True,
               help='"upstream" (the pinned PSA module\'s fixtures) or a directory laid out like it.')  # fmt: skip
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def conformance(engines: tuple[str, ...], corpus: str, output: str) -> None:
+def conformance(engines: tuple[str, ...], kubeconfig: str | None, context: str | None, corpus: str,
+                output: str) -> None:  # fmt: skip
     """Prove the engines agree with upstream Pod Security Admission.
 
     Every fixture is evaluated at its own level and version by upstream PSA (a
@@ -40,6 +44,7 @@ def conformance(engines: tuple[str, ...], corpus: str, output: str) -> None:
     pssgen conformance
     pssgen conformance --engine opa --output json
     pssgen conformance --corpus my-fixtures/     # {baseline,restricted}/v1.N/{pass,fail}/*.yaml
+    pssgen conformance --engine cluster --context staging   # that cluster's PSA against the pinned one
     """
     fixtures = upstream_corpus() if corpus == "upstream" else load_corpus(Path(corpus))
     cases = fixture_cases(fixtures)
@@ -54,7 +59,7 @@ def conformance(engines: tuple[str, ...], corpus: str, output: str) -> None:
     reports = []
     show_progress = output == "text" and sys.stderr.isatty()
     for name in chosen:
-        with open_engine(name) as running:
+        with open_engine(name, kubeconfig=kubeconfig, context=context) as running:
             if show_progress:
                 with click.progressbar(length=len(cases), label=f"{name:<10}", file=sys.stderr) as bar:
                     reports.append(compare(running, cases, verdicts, progress=bar.update))

@@ -25,3 +25,10 @@ version_option = click.option(
     "--version", "version", default="latest", show_default=True, callback=parse_version_option,
     help='PSS version: "latest" or v1.N (as in the enforce-version label).',
 )  # fmt: skip
+kubeconfig_option = click.option(
+    "--kubeconfig", default=None, metavar="FILE",
+    help="Engine cluster: the kubeconfig to use (default: $KUBECONFIG or ~/.kube/config, as kubectl).",
+)  # fmt: skip
+context_option = click.option(
+    "--context", default=None, metavar="NAME", help="Engine cluster: the kubeconfig context (default: its current one)."
+)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from generator.engines.base import Engine, EngineBase, EngineError, EngineUnavailable, Request
+from generator.engines.base import Engine, EngineBase, EngineError, EngineUnavailable, Refused, Request
 from generator.engines.gatekeeper import GatekeeperEngine
+from generator.engines.live import ClusterEngine
 from generator.engines.opa import OpaEngine
 from generator.engines.python import PythonEngine
 
 __all__ = [
+    "ALL_ENGINE_NAMES",
     "ENGINE_NAMES",
+    "ClusterEngine",
     "Engine",
     "EngineBase",
     "EngineError",
@@ -16,19 +19,26 @@ __all__ = [
     "GatekeeperEngine",
     "OpaEngine",
     "PythonEngine",
+    "Refused",
     "Request",
     "open_engine",
 ]
 
-ENGINE_NAMES: tuple[str, ...] = ("python", "opa", "gatekeeper")
+ENGINE_NAMES: tuple[str, ...] = ("python", "opa", "gatekeeper")  # offline: what "every engine" means by default
+ALL_ENGINE_NAMES: tuple[str, ...] = (*ENGINE_NAMES, "cluster")  # cluster: a live API server, asked for by name
 
 
-def open_engine(name: str) -> EngineBase:
-    """Start the named engine; callers close it (or use it as a context manager)."""
+def open_engine(name: str, *, kubeconfig: str | None = None, context: str | None = None) -> EngineBase:
+    """Start the named engine; callers close it (or use it as a context manager).
+
+    ``kubeconfig`` and ``context`` choose the API server of the ``cluster`` engine (kubectl's defaults otherwise).
+    """
+    if name == "cluster":
+        return ClusterEngine(kubeconfig, context)
     if name == "python":
         return PythonEngine()
     if name == "opa":
         return OpaEngine()
     if name == "gatekeeper":
         return GatekeeperEngine()
-    raise EngineUnavailable(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
+    raise EngineUnavailable(f"unknown engine {name!r}; choose one of {', '.join(ALL_ENGINE_NAMES)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -20,6 +21,17 @@ class EngineError(PssgenError, RuntimeError):
 
 class EngineUnavailable(EngineError):
     """The engine cannot run here (a tool is missing, or the engine is not built yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Result):
+    """No verdict: something refused the object before PSA could judge it (a live API server's validation).
+
+    A Result so every engine keeps one shape; never allowed, so nothing that ignores the refusal lets it through.
+    Reports show ``refusal`` as an error for the object.
+    """
+
+    refusal: str = ""
 
 
 class Engine(Protocol):

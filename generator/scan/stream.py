@@ -34,7 +34,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import IO, Any, TypeAlias
 
-from generator.engines import EngineBase, Request, open_engine
+from generator.engines import EngineBase, Refused, Request, open_engine
 from generator.errors import PssgenError
 from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
 from generator.manifests.shape import conform
@@ -313,12 +313,21 @@ def is_evaluated(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") in EVALUATED_KINDS
 
 
-def shape_error(doc: Document, problems: list[str]) -> ReadError:
-    """A Pod or workload whose field types the API would reject: reported, never evaluated."""
+def _subject(doc: Document) -> str:
+    """``Kind "name"`` (or just the kind), as an error line names an object."""
     meta = doc.obj.get("metadata")
     name = _str_or_none(meta.get("name")) if isinstance(meta, Mapping) else None
-    subject = f"{doc.obj['kind']} {json.dumps(name, ensure_ascii=False)}" if name else doc.obj["kind"]
-    return ReadError(doc.source, doc.document, f"{subject}: {'; '.join(problems)}", doc.item)
+    return f"{doc.obj['kind']} {json.dumps(name, ensure_ascii=False)}" if name else str(doc.obj["kind"])
+
+
+def shape_error(doc: Document, problems: list[str]) -> ReadError:
+    """A Pod or workload whose field types the API would reject: reported, never evaluated."""
+    return ReadError(doc.source, doc.document, f"{_subject(doc)}: {'; '.join(problems)}", doc.item)
+
+
+def refusal_error(doc: Document, refusal: str) -> ReadError:
+    """An object an engine could not judge because something refused it first (a live API server's validation)."""
+    return ReadError(doc.source, doc.document, f"{_subject(doc)}: not judged: {refusal}", doc.item)
 
 
 def _modes(policy: NamespacePolicy) -> tuple[list[LevelVersion], tuple[int, int, int]]:
@@ -370,6 +379,10 @@ def scan(
             else:
                 applied, first, (enforce, audit, warn) = next(plan)
                 result = results[first + enforce]
+                refused = [r for r in results[first : first + 1 + max(enforce, audit, warn)] if isinstance(r, Refused)]
+                if refused:  # no verdict at all: an error for this object (never an allow)
+                    yield refusal_error(entry, refused[0].refusal)
+                    continue
                 if applied is None:
                     yield Outcome.of(entry, result)
                     continue
