@@ -1,13 +1,26 @@
-"""The Python reference evaluator: PSA's verdict and messages for one object."""
+"""The Python reference evaluator: PSA's verdict and messages for one object.
+
+``evaluate`` takes an object as JSON gives it, nulls included, and judges it
+as PSA judges what the API's decoder makes of it. The CLI conforms every
+object first (``generator.manifests.shape.conform``, which also rejects wrong
+types); the policy layer cannot import it, so the one thing the checks cannot
+read as Go does is mended here: a null element of a list, or a null map value,
+is its type's zero value (``containers: [null]`` is a container with no name,
+``add: [null]`` the capability ``""``), and a workload without a pod template
+has the zero template. A null field needs nothing: every check reads it as
+absent, as Go reads a nil pointer or a zero value.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from generator.errors import PssgenError
+from generator.policy.fields import SCHEMAS, MapOf, Scalar
 from generator.policy.model import Result, Violation
-from generator.policy.pod import pod_view
+from generator.policy.pod import EVALUATED_KINDS, PodView, pod_template, pod_view
 from generator.policy.registry import active_checks
 from generator.policy.versions import Version, parse_level, parse_version
 
@@ -16,13 +29,153 @@ class NotEvaluated(PssgenError, ValueError):
     """The object is not a Pod or a pod-template workload PSA evaluates."""
 
 
+# ---------------------------------------------------------------- null elements as the decoder zeroes them
+
+
+class _Node:
+    """Where nulls can hide in one type of ``generator.policy.fields``: a struct's fields that lead to a list or a
+    map, a list's or a map's element (with the element's zero value)."""
+
+    __slots__ = ("elem", "fields", "kind", "leaf", "zero")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # "struct", "list" or "map"
+        self.fields: tuple[tuple[str, _Node], ...] = ()
+        self.elem: _Node | None = None  # None: a scalar element, or one with nowhere for nulls to hide
+        self.zero: Any = None
+        self.leaf = False  # the element holds nothing to walk into: ``None in value`` is the whole test
+
+
+def _zero(schema: Any) -> Any:
+    """Go's zero value of an element type, as JSON: a struct is ``{}``, a string ``""``; a slice or map is nil."""
+    if isinstance(schema, Scalar):
+        return "" if schema.name == "string" else (False if schema.name == "boolean" else 0)
+    return {} if isinstance(schema, dict) else None
+
+
+def _compile(schema: Any) -> _Node | None:
+    """The walk for ``schema``, or None where no null can need mending."""
+    if isinstance(schema, Scalar):
+        return None
+    if isinstance(schema, dict):
+        node = _Node("struct")
+        node.fields = tuple((name, sub) for name, sub in ((n, _compile(t)) for n, t in schema.items()) if sub)
+        return node if node.fields else None
+    node = _Node("map" if isinstance(schema, MapOf) else "list")
+    elem = schema.value if isinstance(schema, MapOf) else schema[0]
+    node.elem = _compile(elem)
+    node.zero = _zero(elem)
+    node.leaf = node.elem is None
+    return node
+
+
+_PLANS: Final = {kind: _compile(schema) for kind, schema in SCHEMAS.items()}
+
+
+def _mended(value: Any, node: _Node) -> Any:
+    """``value`` with its null elements zeroed; the same object when it has none."""
+    if node.kind == "struct":
+        if not isinstance(value, Mapping):
+            return value
+        changed: dict[str, Any] | None = None
+        for name, sub in node.fields:
+            inner = value.get(name)
+            if inner is not None and (new := _mended(inner, sub)) is not inner:
+                changed = changed if changed is not None else dict(value)
+                changed[name] = new
+        return value if changed is None else changed
+    if node.kind == "map":
+        if not isinstance(value, Mapping) or (node.leaf and None not in value.values()):
+            return value
+        items = {
+            k: node.zero if v is None else v if node.elem is None else _mended(v, node.elem) for k, v in value.items()
+        }
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if not isinstance(value, list | tuple) or (node.leaf and None not in value):
+        return value
+    elems = [node.zero if v is None else v if node.elem is None else _mended(v, node.elem) for v in value]
+    return value if all(new is old for new, old in zip(elems, value, strict=True)) else elems
+
+
+_CONTAINER_LISTS: Final = ("initContainers", "containers", "ephemeralContainers")
+
+
+def _may_hold_nulls(template: Mapping[str, Any]) -> bool:
+    """Whether a null element sits anywhere ``_mended`` would look (True for anything it cannot read).
+
+    The fast test every object pays for, where the generic walk would cost
+    more than the checks: the same places as the plan, written out.
+    ``tests/test_evaluate_total.py`` puts a null at every place the plan has
+    and fails if this misses one.
+    """
+    try:
+        metadata = template.get("metadata")
+        if metadata:
+            annotations = metadata.get("annotations")
+            if annotations and None in annotations.values():
+                return True
+        spec = template.get("spec")
+        if not spec:
+            return False
+        volumes = spec.get("volumes")
+        if volumes and None in volumes:
+            return True
+        pod_context = spec.get("securityContext")
+        if pod_context:
+            sysctls = pod_context.get("sysctls")
+            if sysctls and None in sysctls:
+                return True
+        for key in _CONTAINER_LISTS:
+            containers = spec.get(key)
+            if not containers:
+                continue
+            if None in containers:
+                return True
+            for container in containers:
+                ports = container.get("ports")
+                if ports and None in ports:
+                    return True
+                context = container.get("securityContext")
+                capabilities = context.get("capabilities") if context else None
+                if capabilities:
+                    add, drop = capabilities.get("add"), capabilities.get("drop")
+                    if (add and None in add) or (drop and None in drop):
+                        return True
+    except (AttributeError, TypeError):  # not the API's types: let the generic walk, which checks them, decide
+        return True
+    return False
+
+
+def decoded(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``obj`` with every null element a check could meet replaced by its zero value; ``obj`` itself if none."""
+    kind = obj.get("kind")
+    plan = _PLANS.get(kind) if isinstance(kind, str) else None
+    if plan is None:
+        return obj
+    template = pod_template(obj)
+    if template is not None and not _may_hold_nulls(template):
+        return obj
+    mended: Mapping[str, Any] = _mended(obj, plan)
+    return mended
+
+
+# What pod_view gives for the zero PodTemplateSpec: no metadata, an empty spec.
+_ZERO_TEMPLATE: Final = PodView(MappingProxyType({}), MappingProxyType({}), None, (), ())
+
+
 def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "latest") -> Result:
-    """Evaluate ``obj`` at ``level`` and ``version`` exactly as PSA's EvaluatePod would."""
+    """Evaluate ``obj`` at ``level`` and ``version`` exactly as PSA's EvaluatePod would.
+
+    Total over what the API accepts: JSON nulls anywhere (see the module
+    docstring) and workloads without a template. Wrong types (``privileged:
+    "yes"``) are the API decoder's to reject, and are not checked here.
+    """
     level = parse_level(level)
     parsed = version if isinstance(version, Version) else parse_version(version)
-    pod = pod_view(obj)
-    if pod is None:
-        raise NotEvaluated(f"kind {obj.get('kind')!r} is not a Pod or a pod-template workload")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in EVALUATED_KINDS:
+        raise NotEvaluated(f"kind {kind!r} is not a Pod or a pod-template workload")
+    pod = pod_view(decoded(obj)) or _ZERO_TEMPLATE  # None: no template, which the decoder makes the zero one
     violations: list[Violation] = []
     for check, impl in active_checks(level, parsed.resolved_minor):
         if impl.relaxations and impl.relaxed(pod):
