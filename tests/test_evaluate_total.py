@@ -188,3 +188,32 @@ def test_a_typical_pod_is_not_copied() -> None:
 def test_kinds_psa_does_not_evaluate_still_raise() -> None:
     with pytest.raises(NotEvaluated, match="'Service'"):
         evaluate({"apiVersion": "v1", "kind": "Service"}, "baseline")
+
+
+def _fields(schema: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every struct field in ``schema`` (``[]`` for a list element, ``{}`` for a map value)."""
+    if isinstance(schema, dict):
+        for name, sub in schema.items():
+            yield (*path, name)
+            yield from _fields(sub, (*path, name))
+    elif isinstance(schema, list):
+        yield from _fields(schema[0], (*path, "[]"))
+    elif isinstance(schema, MapOf):
+        yield from _fields(schema.value, (*path, "{}"))
+
+
+def _null_fields() -> Iterator[Any]:
+    for kind, schema in SCHEMAS.items():
+        for path in _fields(schema):
+            shell = {"apiVersion": "v1", "kind": kind}
+            yield pytest.param(
+                {**shell, **_built(path, None)}, {**shell, **_built(path[:-1], {})}, id=f"{kind}:{'.'.join(path)}"
+            )
+
+
+@pytest.mark.parametrize(("with_null", "without"), list(_null_fields()))
+def test_a_null_field_is_an_absent_one(with_null: dict[str, Any], without: dict[str, Any]) -> None:
+    """What the module docstring promises needs no mending: a nil pointer, slice or map, or a zero scalar."""
+    for level in LEVELS:
+        for version in ("v1.0", "latest"):
+            assert evaluate(with_null, level, version) == evaluate(without, level, version)
