@@ -355,6 +355,12 @@ def _apparmor(ctx: Context) -> Iterator[Case]:
         "unrelated annotations are not examined",
         annotate(ctx.pod(), {"env": "prod", "other.example/apparmor": "unconfined"}),
     )
+    p = annotate(ctx.pod(), {f"example.com/a{_ODD_KEY}": f"v{_ODD}"})
+    p["metadata"]["labels"] = {f"k{_ODD_KEY}": f"v{_ODD}"}
+    main_container(p)["image"] = IMAGE + _ODD
+    yield passes(
+        "labels, annotations and an image no check reads, with NEL, LS and PS in keys, DEL, C1 and U+FFFE/F", p
+    )
     p = ctx.pod()
     psc(p)["appArmorProfile"] = {}
     yield fails('an empty pod appArmorProfile has type ""', p)
@@ -380,6 +386,14 @@ def _apparmor(ctx: Context) -> Iterator[Case]:
         apparmor(ctx.pod(), "container1", "docker/default"),
     )
     yield fails("the bare annotation prefix is checked", annotate(ctx.pod(), {APPARMOR_KEY: "bogus"}))
+    yield fails(
+        "an annotation key with NEL, LS and PS is printed as it is",
+        apparmor(ctx.pod(), f"ghost{_ODD_KEY}", "unconfined"),
+    )
+    p = ctx.pod()
+    sc(main_container(p))["appArmorProfile"] = {"type": f"Unconfined{_ODD}"}
+    sc(add(p, "container2"))["appArmorProfile"] = {"type": "Unconfined "}
+    yield fails("a field type with DEL, C1 controls (NEL too) and U+FFFE/F, sorted byte-wise after a space", p)
     yield fails(
         "an annotation for a container that does not exist is checked",
         apparmor(ctx.pod(), "ghost", "unconfined"),
@@ -412,7 +426,16 @@ _QUOTING: tuple[tuple[str, str], ...] = (
     ("with a backslash", "a\\b"),
     ("with printable non-ASCII", "caf\u00e9"),
     ("with non-printable non-ASCII", "a\u200bb"),
+    ("with DEL and C1 controls, NEL among them", "a\x7f\x80\x85\x9fb"),
+    ("with the non-characters U+FFFE and U+FFFF", "a\ufffe\uffffb"),
+    ("with line and paragraph separators, a byte order mark and a soft hyphen", "a\u2028\u2029\ufeff\u00adb"),
+    ("with Unicode 15.0 characters Go 1.26 prints raw", "\u0cf3\U00011f00\U0001e030\U0001fae8\U00031350"),
+    ("with Unicode 15.1 and 16.0 characters Go 1.26 escapes", "\U0002ebf0\U0001fbfa"),
 )
+# Odd strings for the Gatekeeper engine, whose YAML round trips once refused or altered them: DEL, C1 controls,
+# NEL (U+0085) and the non-characters U+FFFE and U+FFFF; NEL, LS and PS also in map keys.
+_ODD = "\x7f\x80\x85\x9f\ufffe\uffff"
+_ODD_KEY = "\x85\u2028\u2029"
 
 
 def _capabilities_baseline(ctx: Context) -> Iterator[Case]:
@@ -456,6 +479,9 @@ def _capabilities_baseline(ctx: Context) -> Iterator[Case]:
     sc(main_container(p))["capabilities"] = {"add": ["NET_RAW"]}
     sc(add(p, "container1"))["capabilities"] = {"add": ["NET_RAW"]}
     yield fails("container names are not deduplicated", p)
+    p = ctx.pod()
+    sc(main_container(p))["capabilities"] = {"add": ["NET\x85RAW", "NET RAW", f"NET_RAW{_ODD}"]}
+    yield fails("capabilities with NEL, DEL, C1 controls and U+FFFE/F, sorted byte-wise", p)
 
 
 def _capabilities_restricted(ctx: Context) -> Iterator[Case]:
@@ -729,6 +755,10 @@ def _privileged(ctx: Context) -> Iterator[Case]:
     p = ctx.pod()
     sc(add_nameless(p))["privileged"] = True
     yield fails('a container with no name is named ""', p)
+    p = ctx.pod()
+    sc(add(p, f"c{_ODD}"))["privileged"] = True
+    sc(add(p, "c ", "ephemeralContainers"))["privileged"] = True
+    yield fails("container names with DEL, C1 controls (NEL too) and U+FFFE/F are printed as they are", p)
 
 
 def _proc_mount(ctx: Context) -> Iterator[Case]:
@@ -762,6 +792,11 @@ def _proc_mount(ctx: Context) -> Iterator[Case]:
     sc(main_container(p))["procMount"] = "b"
     sc(add_ephemeral(p))["procMount"] = "Unmasked"
     yield fails("init, regular and ephemeral containers, values deduplicated", p)
+    p = ctx.pod()
+    sc(main_container(p))["procMount"] = "Unmasked\x85"
+    sc(add(p, "container2"))["procMount"] = "Unmasked "
+    sc(add(p, "container3"))["procMount"] = f"Unmasked{_ODD}"
+    yield fails("procMount values with NEL, DEL, C1 controls and U+FFFE/F, sorted byte-wise", p)
 
 
 def _proc_mount_restricted(ctx: Context) -> Iterator[Case]:
@@ -995,6 +1030,11 @@ def _seccomp_annotation_cases(ctx: Context, bad: Expect) -> Iterator[Case]:
     add_nameless(p)
     yield Case(bad, f"a container with no name has the bare prefix as its annotation key{checked}", p)
     yield Case(bad, f"a value Go-quotes{checked}", annotate(ctx.pod(), {SECCOMP_POD_KEY: 'a"b\n\x01\\'}))
+    yield Case(
+        bad,
+        f"a value with Unicode 15.0 characters, C1 controls and non-characters Go-quotes as Go 1.26 does{checked}",
+        annotate(ctx.pod(), {SECCOMP_POD_KEY: f"\u0cf3\U0001fae8\U00031350{_ODD}\U0001fbfa"}),
+    )
     yield Case(
         bad,
         f"a CronJob's template pod annotation unconfined{checked}",
@@ -1236,7 +1276,27 @@ class Entry:
         return PurePosixPath(self.level, f"v1.{self.minor}", self.expect, f"{self.stem}.yaml")
 
     def text(self) -> str:
-        return f"{HEADER}# {self.why}\n" + yaml.safe_dump(self.object, sort_keys=True, allow_unicode=True)
+        body = yaml.dump(self.object, Dumper=_CorpusDumper, sort_keys=True, allow_unicode=True)
+        if yaml.safe_load(body) != self.object:
+            raise FixtureError(f"{self.path}: the YAML written for this fixture does not read back as its object")
+        return f"{HEADER}# {self.why}\n{body}"
+
+
+class _CorpusDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but a string holding NEL, LS or PS is written double-quoted with ``\\N``, ``\\L``,
+    ``\\P``: PyYAML writes them raw, as line breaks, and a reader folds a line break in a quoted string into a space.
+    """
+
+    def analyze_scalar(self, scalar: str) -> yaml.emitter.ScalarAnalysis:
+        analysis = super().analyze_scalar(scalar)
+        if any(ch in scalar for ch in _YAML_BREAKS):
+            analysis.allow_flow_plain = analysis.allow_block_plain = False
+            analysis.allow_single_quoted = analysis.allow_block = False
+            analysis.multiline = False  # escaped, it is one line: a simple mapping key, not a complex one
+        return analysis
+
+
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 class FixtureError(ValueError):
