@@ -218,7 +218,13 @@ def generated_objects(count: int = 400, seed: int = 20261126) -> list[tuple[str,
 
 
 def _wrap(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    template: dict[str, Any] = {"metadata": {k: v for k, v in metadata.items() if k != "name"}, "spec": spec}
+    """``spec`` as the pod template of a ``kind`` an API server would accept (a selector, a Job's restart policy, a
+    CronJob's schedule: fields no check reads), so the in-cluster suite can judge it too."""
+    labels = {"app": metadata["name"]}
+    template_meta = {**{k: v for k, v in metadata.items() if k != "name"}, "labels": labels}
+    if kind in ("Job", "CronJob") and spec.get("restartPolicy") not in ("Never", "OnFailure"):
+        spec = {**spec, "restartPolicy": "Never"}
+    template: dict[str, Any] = {"metadata": template_meta, "spec": spec}
     group = API_GROUPS[kind]
     api_version = f"{group}/v1" if group else "v1"
     obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": {"name": metadata["name"]}}
@@ -227,4 +233,10 @@ def _wrap(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str
     for key in path[:-1]:
         node = node.setdefault(key, {})
     node[path[-1]] = template
+    if kind in ("ReplicaSet", "Deployment", "StatefulSet", "DaemonSet"):
+        obj["spec"]["selector"] = {"matchLabels": labels}
+    elif kind == "ReplicationController":
+        obj["spec"]["selector"] = labels
+    elif kind == "CronJob":
+        obj["spec"]["schedule"] = "@daily"
     return obj

@@ -518,6 +518,10 @@ class LocalCluster:
                 )
             time.sleep(0.25)
 
+    def wait_until(self, what: str, ready: Callable[[], bool], timeout: float = 120.0) -> None:
+        """Poll ``ready`` until it is true, failing (with Gatekeeper's last log lines) if a component dies first."""
+        self._wait_for(what, lambda _: ready(), None, timeout)
+
     def _wait_for(self, what: str, ready: Callable[[Any], bool], arg: Any, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while not ready(arg):
