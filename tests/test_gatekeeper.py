@@ -4,7 +4,7 @@ The bundle is judged by Gatekeeper's own tools: ``gator verify`` runs the
 generated suite (and fails when an expectation is wrong, so the check can fail),
 the ephemeral-container UPDATE is denied under gator, and the engine agrees
 with the Python evaluator on a spread of upstream fixtures through both of its
-paths. The rest proves the bundle's shape: YAML, headers, Gatekeeper's Rego
+paths (gatekeeper-engine, gator). The rest proves the bundle's shape: YAML, headers, Gatekeeper's Rego
 restrictions, one source for the libs, and a kustomization naming exactly the
 templates and constraints.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.engines import PythonEngine
+from generator.engines import EngineUnavailable, PythonEngine
 from generator.engines.gatekeeper import GatekeeperEngine, GatorError, gatekeeper_review
 from generator.engines.opa_server import OpaServer
 from generator.parity.corpus import Fixture, upstream_corpus
@@ -32,7 +32,7 @@ from generator.render import render_all
 from generator.render.environment import environment
 from generator.render.literals import HEADER
 from generator.render.rego import rego_modules
-from generator.tools import GATOR, require
+from generator.tools import GATEKEEPER_VERSION, GATOR, gatekeeper_module_dir, require
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +405,7 @@ def _as_tuples(results):
     return [(r.allowed, r.violations, r.level, r.version) for r in results]
 
 
-@pytest.mark.parametrize("mode", ["gator", "opa"])
+@pytest.mark.parametrize("mode", ["engine", "gator"])
 def test_engine_agrees_with_python_on_upstream_fixtures(spread, mode):
     requests = [(f.object, f.level, parse_version(f.version)) for f in spread]
     # The same objects at other levels and versions too (privileged has no template: always allowed).
@@ -421,28 +421,74 @@ def test_engine_agrees_with_python_on_upstream_fixtures(spread, mode):
     assert not mismatches, mismatches[:3]
 
 
-def test_engine_auto_mode_routes_by_spread(spread):
-    one_pair = [(f.object, "baseline", parse_version("v1.30")) for f in spread[:10]]
-    many_pairs = [(spread[0].object, "restricted", parse_version(f"v1.{m}")) for m in range(gk.NEWEST_MINOR + 1)]
-    with GatekeeperEngine("auto") as engine:
-        engine.evaluate_many(one_pair)
-        assert engine.used == {"gator": 10, "opa": 0}
-        engine.evaluate_many(many_pairs)
-        assert engine.used == {"gator": 10, "opa": len(many_pairs)}
+def test_the_engine_is_the_default_and_runs_the_pinned_gatekeepers_modules(spread):
+    """gatekeeper-engine reports the modules it was built with: the pinned Gatekeeper, and the constraint
+    framework and OPA that Gatekeeper's go.mod selects (what gator runs)."""
+    gatekeeper_mod = (gatekeeper_module_dir() / "go.mod").read_text()
+    pinned = dict(re.findall(r"^\s+(github\.com/open-policy-agent/(?:frameworks/constraint|opa)) (\S+)$",
+                             gatekeeper_mod, re.MULTILINE))  # fmt: skip
+    assert set(pinned) == {"github.com/open-policy-agent/frameworks/constraint", "github.com/open-policy-agent/opa"}
+    with GatekeeperEngine() as engine:
+        assert engine.mode == "engine"
+        engine.evaluate_many([(spread[0].object, "baseline", parse_version("latest"))])
+        assert engine.modules == {**pinned, "github.com/open-policy-agent/gatekeeper/v3": GATEKEEPER_VERSION}
 
 
-def test_engine_raises_when_gator_fails(bundle):
+def test_the_engine_reviews_every_pair_in_one_process(spread):
+    """Every (level, version) at once, twice: one process, its Constraints made once, answers in order."""
+    requests = [(f.object, level, parse_version(f"v1.{m}")) for f in spread[:3] for level in gk.TEMPLATE_LEVELS
+                for m in range(gk.NEWEST_MINOR + 1)]  # fmt: skip
+    want = PythonEngine().evaluate_many(requests)
+    with GatekeeperEngine() as engine:
+        assert engine.evaluate_many(requests) == want
+        reviewer = engine._reviewer
+        assert reviewer is not None
+        pid = reviewer._proc.pid if reviewer._proc else None
+        assert engine.evaluate_many(requests[::-1]) == want[::-1]
+        assert reviewer._proc is not None and reviewer._proc.pid == pid
+
+
+def test_a_dead_engine_fails_the_batch_and_the_next_starts_anew(bundle):
     pod = yaml.safe_load(bundle["samples/pod-privileged.yaml"])
-    with GatekeeperEngine("gator") as engine:
-        path = gk.template_path("baseline")
-        engine._bundle = {**engine._bundle, path: engine._bundle[path].replace("violation contains", "violation cont")}
-        with pytest.raises(GatorError, match="gator test exited"):
-            engine.evaluate_many([(pod, "baseline", parse_version("latest"))])
+    request = [(pod, "baseline", parse_version("latest"))]
+    with GatekeeperEngine() as engine:
+        (first,) = engine.evaluate_many(request)
+        assert not first.allowed
+        reviewer = engine._reviewer
+        assert reviewer is not None and reviewer._proc is not None
+        reviewer._proc.kill()
+        reviewer._proc.wait()
+        with pytest.raises(GatorError, match=r"gatekeeper-engine exited|writing to gatekeeper-engine failed"):
+            engine.evaluate_many(request)
+        assert engine.evaluate_many(request) == [first]
 
 
-def test_engine_refuses_objects_the_constraints_would_not_match(bundle):
+def test_engine_raises_when_a_template_does_not_compile(bundle):
+    pod = yaml.safe_load(bundle["samples/pod-privileged.yaml"])
+    for mode, expected in (
+        ("engine", "gatekeeper-engine did not start: .*k8spssbaseline"),
+        ("gator", "gator test exited"),
+    ):
+        with GatekeeperEngine(mode) as engine:
+            path = gk.template_path("baseline")
+            engine._bundle = {
+                **engine._bundle,
+                path: engine._bundle[path].replace("violation contains", "violation cont"),
+            }
+            with pytest.raises(GatorError, match=expected):
+                engine.evaluate_many([(pod, "baseline", parse_version("latest"))])
+
+
+def test_an_unknown_mode_is_refused(monkeypatch):
+    monkeypatch.setenv("PSSGEN_GATEKEEPER_MODE", "opa")
+    with pytest.raises(EngineUnavailable, match=r"unknown gatekeeper mode 'opa'.*use engine or gator"):
+        GatekeeperEngine()
+
+
+@pytest.mark.parametrize("mode", ["engine", "gator"])
+def test_engine_refuses_objects_the_constraints_would_not_match(bundle, mode):
     pod = {**yaml.safe_load(bundle["samples/pod-privileged.yaml"]), "apiVersion": "apps/v1"}
-    with GatekeeperEngine("opa") as engine, pytest.raises(GatorError, match="not a kind the Constraints match"):
+    with GatekeeperEngine(mode) as engine, pytest.raises(GatorError, match="not a kind the Constraints match"):
         engine.evaluate_many([(pod, "baseline", parse_version("latest"))])
 
 

@@ -10,6 +10,7 @@ from generator.tools import (
     CONFTEST,
     ETCD,
     GATEKEEPER,
+    GATEKEEPER_ENGINE,
     GATOR,
     IN_CHECKOUT,
     KUBE_APISERVER,
@@ -22,7 +23,9 @@ from generator.tools import (
     require,
 )
 
-TOOLS: dict[str, Tool] = {"opa": OPA, "gator": GATOR, "conftest": CONFTEST, "regal": REGAL}
+TOOLS: dict[str, Tool] = {
+    "opa": OPA, "gator": GATOR, "gatekeeper-engine": GATEKEEPER_ENGINE, "conftest": CONFTEST, "regal": REGAL,
+}  # fmt: skip
 # Built only when named (`make cluster-tools`): about 10 minutes cold on 2 cores and several hundred MB, and no test
 # in `make test` starts a cluster yet. They join the default set when the in-cluster suite does.
 CLUSTER_TOOLS: dict[str, Tool] = {
@@ -50,7 +53,7 @@ def install_command(names: tuple[str, ...]) -> None:
     Default: all but the local cluster's; an installed pssgen leaves Regal out (it lints the committed out/rego of
     a checkout), and builds kube-apiserver, kubectl and etcd only in a checkout (from its conformance/ modules).
     """
-    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "conftest", "oracle")
+    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "gatekeeper-engine", "conftest", "oracle")
     for name in names or everything:
         if name == "oracle":
             click.echo(f"psa-oracle: {build_oracle()}", err=True)

@@ -1,54 +1,57 @@
 """The ``gatekeeper`` engine: objects judged by the generated ConstraintTemplates, as Gatekeeper judges them.
 
-Two paths run the same template Rego (the ``rego`` and ``libs`` of
-``out/gatekeeper/templates/*.yaml``, taken from the rendered YAML, not from
-the Rego sources):
+Two paths run Gatekeeper's own code on the rendered bundle (the ConstraintTemplates
+and Constraints of ``out/gatekeeper``, as ``gatekeeper_bundle`` renders them):
 
-* **gator** (``gator test -o json``): Gatekeeper's own code parses the
-  templates, rewrites and compiles their Rego with Gatekeeper's OPA, creates
-  the Constraint kinds, validates the parameters against the schema, matches
-  Constraints to objects and reviews each object. Each (level, version) pair
-  is one Constraint, built from the shipped Constraint (same ``match.kinds``),
-  matching only its objects through a label.
-* **opa** (a real ``opa run --server``): the template's entry module and libs,
-  queried with Gatekeeper's input, ``{"review": {...}, "parameters": {...}}``,
-  through a wrapper that does what Gatekeeper's hook module does, for many
-  objects per request.
+* **engine** (the default): ``gatekeeper-engine`` (``conformance/gatekeeper``), one
+  long-lived Go program on the constraint framework gator wraps, with Gatekeeper's
+  admission target and gator's drivers, at the pinned Gatekeeper's versions. It
+  loads the templates and the shipped Constraints once, then reviews objects
+  streamed as JSON lines, each against the Constraint of its (level, version)
+  (created when first seen), as ``gator test`` reviews an object. JSON both ways:
+  no character can break a run, and an object is decoded once per review, not
+  once per Constraint of the run.
+* **gator** (``PSSGEN_GATEKEEPER_MODE=gator``, for debugging and for checking the
+  engine against the tool users run): ``gator test -o json`` on a YAML stream of
+  the templates, one Constraint per (level, version) matching its objects through
+  a label, and the objects. gator's YAML reader refuses or folds some characters,
+  which are escaped for it (``_YAML_UNSAFE``), and its matcher decodes every object
+  once per Constraint, so a batch spanning many pairs is slow.
 
-Why two: gator costs about 0.4 ms per object plus, for every Constraint in the
-run, one decoding of the object to match it (Gatekeeper's matcher unmarshals the
-object per Constraint), so a batch spanning dozens of (level, version) pairs
-costs several milliseconds per object. ``auto`` sends a batch through gator
-when it spans at most ``GATOR_MAX_GROUPS`` pairs (a manifest check, or the
-upstream corpus at each fixture's own level and version) and through OPA
-otherwise (every object at every level and version).
+(The former ``opa`` path, the template Rego in an OPA server behind a copy of
+Gatekeeper's hook module, is gone: it existed because gator was slow, and the Go
+engine is Gatekeeper's own code at OPA's speed.)
 
-The privileged level has no template: a namespace at privileged is one no
-Constraint matches, so its objects are allowed without a review.
+Both paths review with the shipped Constraint's ``match`` (its namespace
+exclusions dropped: the engine judges objects, not namespaces). The privileged
+level has no template: a namespace at privileged is one no Constraint matches, so
+its objects are allowed without a review.
 
-Nothing is written to disk: gator reads the templates, Constraints and
-objects of a run on its stdin, and every gator (and the OPA server) is
-started through ``generator.engines.children``, so it dies with pssgen, also
-on SIGKILL; an interrupted batch kills the gators still running before the
-exception goes on.
+Nothing is written to disk, and every child dies with pssgen, also on SIGKILL
+(``generator.engines.children``): the engine process is tracked until closed; an
+interrupted gator batch kills the gators still running before the exception goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import re
 import subprocess
+import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from pathlib import Path
+from typing import IO, Any, Literal, cast
 
 import yaml
 
 from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request
-from generator.engines.children import Children
+from generator.engines.children import Children, dies_with_us, kill_group, track, untrack
 from generator.policy.model import Result, Violation
 from generator.policy.pod import API_GROUPS
 from generator.policy.registry import active_checks
@@ -57,27 +60,22 @@ from generator.render.gatekeeper import (
     TEMPLATE_LEVELS,
     constraint_path,
     gatekeeper_bundle,
-    template_name,
     template_path,
 )
 
-if TYPE_CHECKING:
-    from generator.engines.opa_server import OpaServer
+Mode = Literal["engine", "gator"]
 
-Mode = Literal["auto", "gator", "opa"]
-
-MODE_ENV = "PSSGEN_GATEKEEPER_MODE"  # auto (default), gator or opa: forces one path, e.g. a full gator run
+MODE_ENV = "PSSGEN_GATEKEEPER_MODE"  # engine (default) or gator
 GROUP_LABEL = "pssgen.dev/gator-group"
 REQUEST_LABEL = "pssgen.dev/gator-request"
-GATOR_MAX_GROUPS = 32  # (level, version) pairs per batch up to which gator is worth its matching cost
 GATOR_TIMEOUT = 600.0
-OPA_CHUNK = 2000
-BATCH_PACKAGE = "pssgen.gatekeeper_batch"
+ENGINE_CHUNK = 2000  # requests serialised and in flight at a time: bounds memory on a big export
+STOP_GRACE = 5.0
 STDERR_TAIL = 4000
 
 
 class GatorError(EngineError):
-    """gator failed, or answered something that is not a judgement of the objects it was given."""
+    """Gatekeeper's code failed, or answered something that is not a judgement of the objects it was given."""
 
 
 @dataclass(frozen=True)
@@ -86,36 +84,6 @@ class _Item:
     obj: Mapping[str, Any]
     level: str
     version: Version
-
-
-def _template_code(template_yaml: str) -> tuple[str, tuple[str, ...]]:
-    """The Rego entry module and libs of a rendered ConstraintTemplate, as Gatekeeper reads them."""
-    template = yaml.safe_load(template_yaml)
-    (target,) = template["spec"]["targets"]
-    (code,) = [c for c in target["code"] if c["engine"] == "Rego"]
-    source = code["source"]
-    if source.get("version") != "v1":
-        raise GatorError(f"{template['metadata']['name']}: Rego source is not version v1")
-    return source["rego"], tuple(source.get("libs") or ())
-
-
-def _batch_module(levels: Iterable[str]) -> str:
-    """Gatekeeper's hook module (frameworks drivers/rego/rego.go), over many inputs in one query."""
-    rules = "\n".join(
-        f"_violations(item) := [_response(r) |\n"
-        f"\tdata.{template_name(level)}.violation[r] with input as _input(item)\n"
-        f'] if item.level == "{level}"\n'
-        for level in levels
-    )
-    return (
-        f"package {BATCH_PACKAGE}\n\n"
-        "# Each item: {level, review, parameters}; the answer: per item, the template's violations as\n"
-        "# Gatekeeper's hook returns them ({msg, details}), in the items' order.\n"
-        "batch := [_violations(item) | some item in input.items]\n\n"
-        f"{rules}\n"
-        '_input(item) := {"review": item.review, "parameters": item.parameters}\n\n'
-        '_response(r) := {"msg": r.msg, "details": object.get(r, "details", {})}\n'
-    )
 
 
 def _kind(obj: Mapping[str, Any]) -> dict[str, str]:
@@ -138,28 +106,172 @@ def gatekeeper_review(obj: Mapping[str, Any], operation: str = "CREATE") -> dict
     }
 
 
+def _json_default(value: object) -> str:
+    """YAML timestamps become RFC 3339 strings, as they would in the API server's JSON."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class _Reviewer:
+    """One ``gatekeeper-engine`` process: set up once, then JSON lines in, answers in the same order out.
+
+    Started from the thread that uses it (``PR_SET_PDEATHSIG`` follows that thread),
+    in its own session, tracked so that exit and SIGTERM stop it. A batch is written
+    by a separate thread while this one reads, so neither side blocks on a full pipe.
+    Anything that leaves the pipes out of step (a dead process, a wrong id, an
+    interruption) kills the process; the next batch starts a new one.
+    """
+
+    def __init__(self, binary: Path, setup: Mapping[str, Any]) -> None:
+        self.binary = binary
+        self.modules: dict[str, str] = {}
+        self._setup = json.dumps(setup, separators=(",", ":")).encode() + b"\n"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._next_id = 0
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._stderr is not None:  # the last process's, kept for the error that ended it
+            self._stderr.close()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop()
+        try:
+            proc = subprocess.Popen(
+                dies_with_us([str(self.binary)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=self._stderr, start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            self.stop()
+            raise EngineUnavailable(f"cannot start {self.binary}: {exc}") from exc
+        self._proc = proc
+        track(self)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(self._setup)
+            proc.stdin.flush()
+        except OSError:
+            pass  # the process is gone: the missing ready line says why
+        ready = proc.stdout.readline()
+        try:
+            answer = json.loads(ready) if ready else None
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("ready") is not True:
+            self._broken(proc)
+            answered = f" (it answered {ready[:200]!r})" if ready else ""
+            raise GatorError(f"gatekeeper-engine did not start: {self._stderr_text()}{answered}")
+        self.modules = dict(answer.get("modules") or {})
+        return proc
+
+    def review(self, lines: Sequence[bytes]) -> list[dict[str, Any]]:
+        """The answers to ``lines`` (requests without ids: they are numbered here), in order."""
+        with self._lock:
+            proc = self._proc or self._start()
+            first = self._next_id
+            self._next_id += len(lines)
+            payload = b"".join(b'{"id":%d,%s' % (first + n, line) for n, line in enumerate(lines))
+            failed: list[OSError] = []
+            writer = threading.Thread(target=self._write, args=(proc, payload, failed), daemon=True)
+            writer.start()
+            try:
+                answers = self._read(proc, first, len(lines))
+            except BaseException:
+                self._broken(proc)
+                raise
+            finally:
+                writer.join()
+            if failed:
+                self._broken(proc)
+                raise GatorError(f"writing to gatekeeper-engine failed: {failed[0]}")
+            return answers
+
+    @staticmethod
+    def _write(proc: subprocess.Popen[bytes], payload: bytes, failed: list[OSError]) -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.flush()
+        except OSError as exc:  # the reader reports the dead process
+            failed.append(exc)
+
+    def _read(self, proc: subprocess.Popen[bytes], first: int, count: int) -> list[dict[str, Any]]:
+        assert proc.stdout is not None
+        answers: list[dict[str, Any]] = []
+        for n in range(count):
+            line = proc.stdout.readline()
+            if not line:
+                status = proc.wait()
+                raise GatorError(
+                    f"gatekeeper-engine exited (status {status}) after {n} of {count} answers: {self._stderr_text()}"
+                )
+            try:
+                answer = json.loads(line)
+            except ValueError as exc:
+                raise GatorError(f"gatekeeper-engine answered a line that is not JSON: {line[:200]!r}") from exc
+            if not isinstance(answer, dict) or answer.get("id") != first + n:
+                raise GatorError(f"gatekeeper-engine answered {line[:200]!r}, expected id {first + n}")
+            answers.append(answer)
+        return answers
+
+    def _broken(self, proc: subprocess.Popen[bytes]) -> None:
+        """Kill a process whose pipes may be out of step; keep its stderr for the error being raised."""
+        kill_group(proc)
+        self._proc = None
+        untrack(self)
+
+    def stop(self) -> None:
+        """Close stdin so the process ends; kill its group if it does not. Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+            except BaseException:
+                kill_group(proc)
+                raise
+            finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        untrack(self)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return _tail(self._stderr.read().decode("utf-8", "replace").strip()) or "(no stderr)"
+
+
 class GatekeeperEngine(EngineBase):
-    """The generated ConstraintTemplates, through gator or through OPA with Gatekeeper's input (see module doc)."""
+    """The generated ConstraintTemplates, through gatekeeper-engine or through gator (see the module doc)."""
 
     name = "gatekeeper"
 
     def __init__(self, mode: Mode | None = None, *, workers: int | None = None) -> None:
-        from generator.tools import GATOR, ToolError, require
+        from generator.tools import GATEKEEPER_ENGINE, GATOR, ToolError, require
 
-        chosen = mode or os.environ.get(MODE_ENV) or "auto"
-        if chosen not in ("auto", "gator", "opa"):
-            raise EngineUnavailable(f"unknown gatekeeper mode {chosen!r} (from {MODE_ENV}?): use auto, gator or opa")
+        chosen = mode or os.environ.get(MODE_ENV) or "engine"
+        if chosen not in ("engine", "gator"):
+            raise EngineUnavailable(f"unknown gatekeeper mode {chosen!r} (from {MODE_ENV}?): use engine or gator")
         self.mode = cast(Mode, chosen)
-        self.workers = max(1, workers or os.cpu_count() or 1)
-        self.used: dict[str, int] = {"gator": 0, "opa": 0}  # objects judged per path, for reports
-        try:
-            self._gator = require(GATOR) if self.mode != "opa" else None
-        except ToolError as exc:
-            raise EngineUnavailable(str(exc)) from exc
+        self.workers = max(1, workers or os.cpu_count() or 1)  # gator runs at a time
+        self.used: dict[str, int] = {"engine": 0, "gator": 0}  # objects judged per path, for reports
         self._bundle = gatekeeper_bundle()
         self._constraints = {level: yaml.safe_load(self._bundle[constraint_path(level)]) for level in TEMPLATE_LEVELS}
         self._children = Children()  # the gators running
-        self._opa: OpaServer | None = None  # started on first use
+        self._reviewer: _Reviewer | None = None
+        try:
+            tool = GATOR if self.mode == "gator" else GATEKEEPER_ENGINE
+            self._binary = require(tool)
+        except ToolError as exc:
+            raise EngineUnavailable(str(exc)) from exc
 
     # -- the engine interface --------------------------------------------------------------------
 
@@ -175,19 +287,54 @@ class GatekeeperEngine(EngineBase):
             else:
                 raise ValueError(f"invalid level {level!r}")
         if items:
-            groups = {(i.level, str(i.version)) for i in items}
-            use_gator = self.mode == "gator" or (self.mode == "auto" and len(groups) <= GATOR_MAX_GROUPS)
-            found = self._via_gator(items) if use_gator else self._via_opa(items)
-            self.used["gator" if use_gator else "opa"] += len(items)
+            found = self._via_gator(items) if self.mode == "gator" else self._via_engine(items)
+            self.used[self.mode] += len(items)
             for item in items:
                 results[item.index] = _result(item, found.get(item.index, []))
         return [r for r in results if r is not None]
 
     def close(self) -> None:
-        if self._opa is not None:
-            self._opa.stop()
-            self._opa = None
+        if self._reviewer is not None:
+            self._reviewer.stop()
+            self._reviewer = None
         self._children.cancel()
+
+    def _match(self, level: str) -> dict[str, Any]:
+        """The shipped Constraint's ``match``, without its namespace exclusions (objects are judged, not namespaces)."""
+        return {k: v for k, v in self._constraints[level]["spec"]["match"].items() if k != "excludedNamespaces"}
+
+    # -- gatekeeper-engine -----------------------------------------------------------------------
+
+    @property
+    def modules(self) -> dict[str, str]:
+        """The Go modules (Gatekeeper, the constraint framework, OPA) and versions the engine process runs."""
+        return dict(self._reviewer.modules) if self._reviewer is not None else {}
+
+    def _engine(self) -> _Reviewer:
+        if self._reviewer is None:
+            templates = [yaml.safe_load(self._bundle[template_path(level)]) for level in TEMPLATE_LEVELS]
+            constraints = {}
+            for level in TEMPLATE_LEVELS:
+                shipped = self._constraints[level]
+                constraints[level] = {**shipped, "spec": {**shipped["spec"], "match": self._match(level)}}
+            self._reviewer = _Reviewer(self._binary, {"templates": templates, "constraints": constraints})
+        return self._reviewer
+
+    def _via_engine(self, items: Sequence[_Item]) -> dict[int, list[Mapping[str, Any]]]:
+        """Each object's violations (the template's ``details``), from the one engine process."""
+        reviewer = self._engine()
+        found: dict[int, list[Mapping[str, Any]]] = {}
+        for start in range(0, len(items), ENGINE_CHUNK):
+            chunk = items[start : start + ENGINE_CHUNK]
+            answers = reviewer.review([_request_line(item) for item in chunk])
+            errors = [(item, a["error"]) for item, a in zip(chunk, answers, strict=True) if "error" in a]
+            if errors:
+                item, error = errors[0]
+                raise GatorError(f"{_describe(item)}: Gatekeeper could not review it: {error}")
+            for item, answer in zip(chunk, answers, strict=True):
+                version = str(item.version)
+                found[item.index] = [_details(r, item.level, version) for r in answer.get("results") or ()]
+        return found
 
     # -- gator -----------------------------------------------------------------------------------
 
@@ -232,14 +379,12 @@ class GatekeeperEngine(EngineBase):
         return [_gator_violation(entry, group_of, expected) for entry in answer]
 
     def _constraint(self, level: str, version: str, name: str, group: str) -> dict[str, Any]:
-        """The shipped Constraint (its match.kinds), at ``version``, matching only this group's objects.
+        """The shipped Constraint at ``version``, matching only this group's objects.
 
-        Its namespace exclusions are dropped (the engine judges objects, not namespaces), and it
-        warns instead of denying so that gator's exit status reports errors only.
+        It warns instead of denying so that gator's exit status reports errors only.
         """
         shipped = self._constraints[level]
-        match = {k: v for k, v in shipped["spec"]["match"].items() if k != "excludedNamespaces"}
-        match["labelSelector"] = {"matchLabels": {GROUP_LABEL: group}}
+        match = {**self._match(level), "labelSelector": {"matchLabels": {GROUP_LABEL: group}}}
         return {
             "apiVersion": shipped["apiVersion"],
             "kind": shipped["kind"],
@@ -249,8 +394,7 @@ class GatekeeperEngine(EngineBase):
 
     def _gator_test(self, stream: str) -> list[Mapping[str, Any]]:
         """gator's results for one YAML stream of templates, Constraints and objects, given on its stdin."""
-        assert self._gator is not None
-        command = [str(self._gator), "test", "--output", "json"]
+        command = [str(self._binary), "test", "--output", "json"]
         try:
             done = self._children.run(command, stream.encode("utf-8"), GATOR_TIMEOUT)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -271,51 +415,23 @@ class GatekeeperEngine(EngineBase):
             raise GatorError(f"gator test answered {type(answer).__name__}, expected a list of results")
         return answer
 
-    # -- OPA with Gatekeeper's input -------------------------------------------------------------
 
-    def _server(self) -> OpaServer:
-        if self._opa is None:
-            from generator.engines.opa_server import OpaServer
-            from generator.tools import ToolError
+def _request_line(item: _Item) -> bytes:
+    """One request for gatekeeper-engine, without its leading ``{"id":N,`` (the reviewer numbers it)."""
+    try:
+        body = json.dumps(
+            {"constraint": item.level, "parameters": {"version": str(item.version)}, "object": item.obj},
+            default=_json_default, separators=(",", ":"),
+        )  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise GatorError(f"{_describe(item)} cannot be sent to Gatekeeper as JSON: {exc}") from exc
+    return body[1:].encode() + b"\n"
 
-            modules: dict[str, str] = {}
-            libs: tuple[str, ...] | None = None
-            for level in TEMPLATE_LEVELS:
-                rego, level_libs = _template_code(self._bundle[template_path(level)])
-                if libs is not None and level_libs != libs:
-                    raise GatorError("the templates embed different libs; they must share one rendering")
-                libs = level_libs
-                modules[f"gatekeeper/{level}.rego"] = rego
-            modules.update({f"gatekeeper/lib/{n}.rego": text for n, text in enumerate(libs or ())})
-            modules["gatekeeper/batch.rego"] = _batch_module(TEMPLATE_LEVELS)
-            try:
-                server = OpaServer()
-                server.start()
-            except ToolError as exc:
-                raise EngineUnavailable(str(exc)) from exc
-            try:
-                server.load_policies(modules)
-            except BaseException:
-                server.stop()
-                raise
-            self._opa = server
-        return self._opa
 
-    def _via_opa(self, items: Sequence[_Item]) -> dict[int, list[Mapping[str, Any]]]:
-        server = self._server()
-        found: dict[int, list[Mapping[str, Any]]] = {}
-        for start in range(0, len(items), OPA_CHUNK):
-            chunk = items[start : start + OPA_CHUNK]
-            batch = [
-                {"level": i.level, "review": gatekeeper_review(i.obj), "parameters": {"version": str(i.version)}}
-                for i in chunk
-            ]
-            answers = server.query(BATCH_PACKAGE.replace(".", "/") + "/batch", {"items": batch})
-            if not isinstance(answers, list) or len(answers) != len(chunk):
-                raise GatorError(f"opa: the batch answered {type(answers).__name__} for {len(chunk)} objects")
-            for item, responses in zip(chunk, answers, strict=True):
-                found[item.index] = [_details(r, item.level, str(item.version)) for r in responses]
-        return found
+def _describe(item: _Item) -> str:
+    metadata = item.obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return f"request {item.index} ({item.obj.get('kind')} {name!r}) at {item.level}:{item.version}"
 
 
 # --- answers to Results --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from generator.errors import PssgenError
@@ -76,6 +77,8 @@ class Tool:
     module_dir: Path | None = None  # build from this module's go.mod pin instead of `pkg@version`
     # `go build -ldflags` (with module_dir): the build goes to a folder keyed by a hash of the module's files
     ldflags: tuple[str, ...] = ()
+    # False: build as `go install` does, so packages compiled for another tool (gator) come from the build cache
+    trimpath: bool = True
 
     @property
     def local_path(self) -> Path:
@@ -85,7 +88,8 @@ class Tool:
 
     def source_key(self) -> str:
         """A hash of what the build reads from the checkout (go.mod, go.sum, *.go) and the flags it is given."""
-        digest = hashlib.sha256("\0".join(("go build", self.package, *self.ldflags)).encode())
+        flags = ("go build", self.package, *self.ldflags, *(() if self.trimpath else ("no -trimpath",)))
+        digest = hashlib.sha256("\0".join(flags).encode())
         if self.module_dir is not None and self.module_dir.is_dir():
             for path in sorted(self.module_dir.iterdir()):
                 if path.is_file() and (path.name in ("go.mod", "go.sum") or path.name.endswith(".go")):
@@ -134,6 +138,26 @@ ETCD = Tool(
 )  # fmt: skip
 # The manager has no version flag (it would start), so it is never taken from PATH: GATEKEEPER_BIN or our build.
 GATEKEEPER = Tool("gatekeeper", "github.com/open-policy-agent/gatekeeper/v3", GATEKEEPER_VERSION, "GATEKEEPER_BIN", ())
+
+
+def _packaged_dir(package: str, checkout_dir: Path) -> Path:
+    """A Go program shipped as package data: its installed folder, or the checkout's (an editable install made
+    before the package was mapped does not know it)."""
+    try:
+        folder = Path(str(files(package)))
+    except ModuleNotFoundError:
+        return checkout_dir
+    return folder if (folder / "go.mod").is_file() else checkout_dir
+
+
+# conformance/gatekeeper: the constraint framework's client with Gatekeeper's target and drivers, at the
+# versions the GATEKEEPER_VERSION module selects, reviewing JSON lines (generator/engines/gatekeeper.py). Built
+# without -trimpath, so it reuses what building gator left in the Go build cache; never taken from PATH.
+GATEKEEPER_ENGINE = Tool(
+    "gatekeeper-engine", ".", GATEKEEPER_VERSION, "GATEKEEPER_ENGINE_BIN", (),
+    module_dir=_packaged_dir("generator.tools.gatekeeper_engine_src", ROOT / "conformance" / "gatekeeper"),
+    ldflags=("-s", "-w"), trimpath=False,
+)  # fmt: skip
 
 REGAL = Tool(
     "regal",
@@ -226,7 +250,8 @@ def _go_build(tool: Tool) -> Path:
     tmp = Path(tmp_name)
     print(f"{tool.name}: building {tool.package} ({tool.version}) with go build into {binary.parent}", file=sys.stderr)
     env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
-    command = ["go", "build", "-trimpath", "-ldflags", " ".join(tool.ldflags), "-o", str(tmp), tool.package]
+    trimpath = ["-trimpath"] if tool.trimpath else []
+    command = ["go", "build", *trimpath, "-ldflags", " ".join(tool.ldflags), "-o", str(tmp), tool.package]
     try:
         proc = subprocess.run(command, env=env, cwd=tool.module_dir, check=False)
         if proc.returncode != 0:
