@@ -325,14 +325,17 @@ class LocalCluster:
     ) -> None:
         self.stop()
 
-    def start_gatekeeper(self, binary: Path | None = None, manifest: Path | None = None) -> None:
+    def start_gatekeeper(
+        self, binary: Path | None = None, manifest: Path | None = None, *, audit_interval: int = 60
+    ) -> None:
         """Run the pinned Gatekeeper controller out of cluster, as the reference install would run it in one.
 
         From the module's ``deploy/gatekeeper.yaml``: its Namespace and CRDs, then, once the controller answers
         ``/readyz``, its ValidatingWebhookConfiguration with each ``clientConfig`` pointed at the controller on
         127.0.0.1 (rules, failure policy and namespace selectors kept). The controller runs every operation
         (webhook, audit, status, generate: the one that creates each Constraint kind from its template), with a
-        fake Pod name (it runs in no Pod) and a certificate of ours instead of its own rotation.
+        fake Pod name (it runs in no Pod) and a certificate of ours instead of its own rotation. ``audit_interval``
+        is seconds between audits (Gatekeeper's default, 60, unless a test wants results sooner).
         """
         with self._lock:
             if self.workdir is None:
@@ -356,6 +359,7 @@ class LocalCluster:
                 self._wait_for("Gatekeeper's CRDs to be established", self._crds_established, docs)
                 certs = self.workdir / "gatekeeper-certs"
                 certs.mkdir(mode=0o700)
+                (self.workdir / "gatekeeper-audit").mkdir(mode=0o700)
                 serving = write_serving_certificate(certs, "tls", [HOST], [GATEKEEPER_SERVICE_DNS])
                 self._spawn("gatekeeper", [
                     str(binary), f"--kubeconfig={self.kubeconfig}", "--debug-use-fake-pod", "--disable-cert-rotation",
@@ -363,6 +367,8 @@ class LocalCluster:
                     f"--health-addr={HOST}:{health_port}", "--metrics-addr=0",
                     f"--exempt-namespace={GATEKEEPER_NAMESPACE}", "--disable-opa-builtin={http.send}",
                     "--shutdown-delay=0",  # it waits 10 s for a Pod's endpoints to go; there are none
+                    f"--audit-interval={audit_interval}",
+                    f"--api-cache-dir={self.workdir / 'gatekeeper-audit'}",  # else /tmp/audit, shared and never removed
                 ], env={"POD_NAMESPACE": GATEKEEPER_NAMESPACE})  # fmt: skip
                 self._wait_for("Gatekeeper to answer /readyz", _http_ok, f"http://{HOST}:{health_port}/readyz")
                 ca_bundle = base64.b64encode(serving.ca_file.read_bytes()).decode()
@@ -377,6 +383,18 @@ class LocalCluster:
                         k8s.AdmissionregistrationV1Api(api).create_validating_webhook_configuration(cast(Any, doc))
             except ApiException as exc:
                 raise ClusterError(f"installing Gatekeeper from {manifest} failed: {_api_error(exc)}") from exc
+
+    def stop_gatekeeper(self) -> None:
+        """Stop the Gatekeeper controller only (its webhook configuration stays, as when its Pods are gone)."""
+        with self._lock:
+            proc = self._procs.pop("gatekeeper", None)
+            if proc is None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STOP_GRACE)
+            kill_group(proc)
 
     def kubectl(
         self, *args: str, kubectl: Path | None = None, timeout: float = 120.0

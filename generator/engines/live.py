@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 from kubernetes import client as k8s
@@ -132,7 +133,7 @@ def _psa_result(text: str, level: str, version: str) -> Result:
     return Result(False, violations, level, version)
 
 
-def _sendable(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+def creatable(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
     """The object as a create request into ``namespace``: server-set fields dropped, nothing else changed."""
     body = {k: v for k, v in obj.items() if k != "status"}
     meta = dict(cast(Mapping[str, Any], obj.get("metadata") or {}))
@@ -146,6 +147,58 @@ def _sendable(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
     if obj.get("kind") == "Pod" and isinstance(spec, Mapping) and "priority" in spec:
         body["spec"] = {k: v for k, v in spec.items() if k != "priority"}
     return body
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """A dry-run create's answer: the object as the API server would have stored it, or why it refused it."""
+
+    status: int
+    object: Mapping[str, Any] | None  # the stored form (after defaulting and mutation), when admitted
+    message: str  # the refusal's Status message, when refused
+    warnings: list[str]  # the Warning headers' texts, either way
+
+
+def object_path(obj: Mapping[str, Any], namespace: str) -> str | None:
+    """Where to POST ``obj`` in ``namespace``: None when it is not a kind PSA evaluates (or not a sane apiVersion)."""
+    kind, api_version = str(obj.get("kind")), str(obj.get("apiVersion") or "")
+    if kind not in RESOURCES or not _API_VERSION.match(api_version):
+        return None
+    return f"{'/apis' if '/' in api_version else '/api'}/{api_version}/namespaces/{namespace}/{RESOURCES[kind]}"
+
+
+def dry_run(
+    api: k8s.ApiClient, path: str, body: Mapping[str, Any], server: str = "the API server", *, method: str = "POST",
+    content_type: str = "application/json",
+) -> DryRun:  # fmt: skip
+    """POST (or PATCH, PUT) ``body`` to ``path`` with dryRun=All (every admission step runs, nothing is stored);
+    retried when the answer says "try again" (429, 5xx, a dropped connection)."""
+    for attempt in range(RETRIES + 1):
+        try:
+            verb, url, headers, payload = api.param_serialize(
+                method, path, query_params=[("dryRun", "All")], body=body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )[:4]  # fmt: skip
+            response = api.call_api(verb, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT)
+            response.read()  # type: ignore[no-untyped-call]
+            status = int(response.status)
+            if status < 300:
+                stored = json.loads(response.data or b"{}")
+                return DryRun(status, stored if isinstance(stored, dict) else None, "", _warnings(response.headers))
+            exc = ApiException(http_resp=response)
+        except ApiException as raised:
+            exc = raised
+        except (HTTPError, OSError, ValueError) as failed:
+            if attempt == RETRIES:
+                raise EngineError(f"{server}: {type(failed).__name__}: {_one_line(str(failed))}") from None
+            time.sleep(0.2 * 2**attempt)
+            continue
+        if exc.status in (429, 500, 502, 503, 504) and attempt < RETRIES:
+            time.sleep(0.2 * 2**attempt)
+            continue
+        return DryRun(int(exc.status or 0), None, _status_message(exc), _warnings(exc.headers))
+    raise AssertionError("unreachable")
 
 
 def _reviewer(authz: k8s.AuthorizationV1Api, review: Mapping[str, Any]) -> Callable[[], object]:
@@ -223,12 +276,10 @@ class ClusterEngine(EngineBase):
         version = str(version)
         namespace = self._namespace(level, version)
         kind = str(obj.get("kind"))
-        api_version = str(obj.get("apiVersion") or "")
-        if kind not in RESOURCES or not _API_VERSION.match(api_version):
-            return Refused(False, (), level, version, f"{api_version} {kind} is not a kind PSA evaluates")
-        base = "/api" if "/" not in api_version else "/apis"
-        path = f"{base}/{api_version}/namespaces/{namespace}/{RESOURCES[kind]}"
-        body = _sendable(obj, namespace)
+        path = object_path(obj, namespace)
+        if path is None:
+            return Refused(False, (), level, version, f"{obj.get('apiVersion')} {kind} is not a kind PSA evaluates")
+        body = creatable(obj, namespace)
         for _ in range(2):  # a second time after creating a ServiceAccount the object names
             status, text, warnings = self._post(path, body)
             if status < 300:
@@ -246,35 +297,10 @@ class ClusterEngine(EngineBase):
         return Refused(False, (), level, version, f"the API server refused it (HTTP {status}): {_one_line(text)}")
 
     def _post(self, path: str, body: Mapping[str, Any]) -> tuple[int, str, list[str]]:
-        """POST ``body`` with dryRun=All: (status, message of a refusal, Warning texts); retried when it says so."""
-        for attempt in range(RETRIES + 1):
-            try:
-                method, url, headers, payload = self._api.param_serialize(
-                    "POST", path, query_params=[("dryRun", "All")], body=body,
-                    header_params={"Content-Type": "application/json", "Accept": "application/json"},
-                    auth_settings=["BearerToken"],
-                )[:4]  # fmt: skip
-                with self._lock:
-                    self.requests += 1
-                response = self._api.call_api(method, url, header_params=headers, body=payload,
-                                              _request_timeout=REQUEST_TIMEOUT)  # fmt: skip
-                response.read()  # type: ignore[no-untyped-call]
-                status = int(response.status)
-                if status < 300:
-                    return status, "", _warnings(response.headers)
-                exc = ApiException(http_resp=response)
-            except ApiException as raised:
-                exc = raised
-            except (HTTPError, OSError) as failed:
-                if attempt == RETRIES:
-                    raise EngineError(f"{self.server}: {type(failed).__name__}: {_one_line(str(failed))}") from None
-                time.sleep(0.2 * 2**attempt)
-                continue
-            if exc.status in (429, 500, 502, 503, 504) and attempt < RETRIES:
-                time.sleep(0.2 * 2**attempt)
-                continue
-            return int(exc.status or 0), _status_message(exc), _warnings(exc.headers)
-        raise AssertionError("unreachable")
+        with self._lock:
+            self.requests += 1
+        answer = dry_run(self._api, path, body, self.server)
+        return answer.status, answer.message, answer.warnings
 
     # -- namespaces
 
@@ -368,7 +394,7 @@ class ClusterEngine(EngineBase):
     def _probe(self) -> None:
         """Refuse a cluster whose PodSecurity admission would not reject a privileged Pod at restricted."""
         name = self._create_namespace("probe", {f"{PSA}/enforce": "restricted", f"{PSA}/enforce-version": "latest"})
-        status, text, _ = self._post(f"/api/v1/namespaces/{name}/pods", _sendable(_PROBE_POD, name))
+        status, text, _ = self._post(f"/api/v1/namespaces/{name}/pods", creatable(_PROBE_POD, name))
         if status < 300:
             raise EngineUnavailable(
                 f"{self.server} admitted a privileged Pod in a namespace labelled {PSA}/enforce=restricted: "

@@ -93,19 +93,33 @@ class GatekeeperJudge:
     def prepare(self, pairs: set[tuple[str, str]]) -> None:
         """A namespace and its Constraint for each new (level, version); then wait until all are enforced."""
         core = k8s.CoreV1Api(self.api)
-        custom = k8s.CustomObjectsApi(self.api)
         made = []
         for level, version in sorted(pairs - self._namespaces.keys()):
             name = f"pssgen-gk-{level}-{version.replace('.', '-')}-{secrets.token_hex(2)}"
             core.create_namespace(cast(Any, {"metadata": {"name": name, "labels": PARITY_LABEL}}))
             core.create_namespaced_service_account(name, cast(Any, {"metadata": {"name": "default"}}))
-            constraint = constraint_for(self.bundle, level, version, name)
-            kind = constraint["kind"].lower()
-            custom.create_cluster_custom_object("constraints.gatekeeper.sh", "v1beta1", kind, cast(Any, constraint))
-            made.append((kind, name))
+            made.append(self._constrain(name, level, version))
             self._namespaces[(level, version)] = name
         if made:
             self._wait(f"{len(made)} Constraints to be enforced", lambda: all(self._enforced(*m) for m in made))
+
+    def namespace(self, level: str, version: str) -> str:
+        """The namespace the bundle's Constraint for ``level`` at ``version`` judges (made when first asked)."""
+        self.prepare({(level, version)})
+        return self._namespaces[(level, version)]
+
+    def constrain(self, namespace: str, level: str, version: str) -> str:
+        """Put an existing ``namespace`` under the bundle's Constraint for ``level`` at ``version``; its name."""
+        made = self._constrain(namespace, level, version)
+        self._wait(f"Constraint {namespace} to be enforced", lambda: self._enforced(*made))
+        return made[1]
+
+    def _constrain(self, namespace: str, level: str, version: str) -> tuple[str, str]:
+        constraint = constraint_for(self.bundle, level, version, namespace)
+        kind = constraint["kind"].lower()
+        custom = k8s.CustomObjectsApi(self.api)
+        custom.create_cluster_custom_object("constraints.gatekeeper.sh", "v1beta1", kind, cast(Any, constraint))
+        return kind, namespace
 
     def _enforced(self, kind: str, name: str) -> bool:
         custom = k8s.CustomObjectsApi(self.api)
