@@ -294,6 +294,9 @@ def _allow_privilege_escalation(ctx: Context) -> Iterator[Case]:
     sc(main_container(p))["allowPrivilegeEscalation"] = None
     yield fails("container1 sets allowPrivilegeEscalation: null, which is unset", p)
     p = ctx.pod()
+    p["spec"]["containers"].append(None)
+    yield fails('a null container is the zero container, named ""', p)
+    p = ctx.pod()
     init(p)["securityContext"] = None
     yield fails("initcontainer1 has a null securityContext", p)
     p = ctx.pod()
@@ -479,6 +482,9 @@ def _capabilities_baseline(ctx: Context) -> Iterator[Case]:
     sc(main_container(p))["capabilities"] = {"add": ["NET_RAW"]}
     sc(add(p, "container1"))["capabilities"] = {"add": ["NET_RAW"]}
     yield fails("container names are not deduplicated", p)
+    p = ctx.pod()
+    sc(main_container(p))["capabilities"] = {"add": ["NET_RAW", None]}
+    yield fails('a null capability is the empty string ""', p)
     p = ctx.pod()
     sc(main_container(p))["capabilities"] = {"add": ["NET\x85RAW", "NET RAW", f"NET_RAW{_ODD}"]}
     yield fails("capabilities with NEL, DEL, C1 controls and U+FFFE/F, sorted byte-wise", p)
@@ -819,6 +825,9 @@ def _restricted_volumes(ctx: Context) -> Iterator[Case]:
     p = ctx.pod()
     p["spec"]["volumes"] = [{"name": "volume0"}]
     yield passes("a volume with no source is defaulted to emptyDir", p)
+    p = ctx.pod()
+    p["spec"]["volumes"] = [None, {"name": "b", allowed[-1]: {}}]
+    yield passes("a null volume is the zero volume: no source, so an emptyDir", p)
     first, other = reported[0], reported[-1]
     p = ctx.pod()
     p["spec"]["volumes"] = [{"name": "a", first: {}, allowed[0]: {}}]
@@ -1177,6 +1186,9 @@ def _sysctls(ctx: Context) -> Iterator[Case]:
     p = ctx.pod()
     psc(p)["sysctls"] = None
     yield passes("null sysctls", p)
+    p = with_sysctls(allowed[0])
+    psc(p)["sysctls"].append(None)
+    yield fails('a null sysctl is the zero one, named ""', p)
     yield fails("spec order, duplicates kept", with_sysctls("b", "a", allowed[0], "b"))
     yield fails("no prefix matching", with_sysctls(allowed[0] + ".x", allowed[0].rsplit(".", 1)[0]))
     yield fails("names are case-sensitive", with_sysctls(allowed[0].upper()))
