@@ -34,6 +34,12 @@ tools: $(STAMP)
 cluster-tools: $(STAMP)
 	$(VENV)/bin/pssgen tools install kube-apiserver kubectl etcd gatekeeper
 
+## cluster: start a local kube-apiserver + etcd + Gatekeeper with out/gatekeeper applied, print the KUBECONFIG to
+## export, and keep it up until Ctrl-C (which stops everything it started)
+.PHONY: cluster
+cluster: cluster-tools
+	$(VENV)/bin/pssgen cluster
+
 ## lint: ruff (rules and format), mypy --strict over the package, and the import-linter contracts (one-way imports)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,9 +10,11 @@ import click
 
 from generator import __version__
 from generator.cli.check import check
+from generator.cli.cluster import cluster
 from generator.cli.conformance import conformance
 from generator.cli.controls import controls
 from generator.cli.diff import diff
+from generator.cli.fuzz import fuzz
 from generator.cli.generate import generate
 from generator.cli.options import EXIT_ERROR
 from generator.cli.tools import tools
@@ -32,7 +34,7 @@ def cli() -> None:
     """
 
 
-for _command in (check, controls, diff, conformance, generate, tools):
+for _command in (check, cluster, controls, diff, conformance, fuzz, generate, tools):
     cli.add_command(_command)
 
 

@@ -214,11 +214,13 @@ class LocalCluster:
         kube_apiserver: Path | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         apiserver_args: tuple[str, ...] = (),
+        users: tuple[str, ...] = (),
     ) -> None:
         self._etcd_bin = etcd
         self._apiserver_bin = kube_apiserver
         self.start_timeout = start_timeout
         self.apiserver_args = apiserver_args
+        self.users = users  # more users, in no group (so RBAC lets them do nothing): each a kubeconfig context
         self.workdir: Path | None = None
         self.ports: Ports | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -257,10 +259,10 @@ class LocalCluster:
             try:
                 self.workdir = Path(tempfile.mkdtemp(prefix="pssgen-cluster-"))
                 self.ports = Ports(*_free_ports(3))
-                token = self._write_files(self.workdir)
+                tokens = self._write_files(self.workdir)
                 self._spawn("etcd", self._etcd_command(etcd_bin))
                 self._spawn("kube-apiserver", self._apiserver_command(apiserver_bin))
-                self._write_kubeconfig(token)
+                self._write_kubeconfig(tokens)
                 self._wait_ready()
             except BaseException:
                 self.stop()
@@ -285,6 +287,17 @@ class LocalCluster:
             )
         except ApiException as exc:
             raise ClusterError(f"creating namespace {name!r} in the local cluster failed: {_api_error(exc)}") from exc
+
+    def ensure_service_account(self, namespace: str) -> None:
+        """The ``default`` ServiceAccount of an existing namespace (``default``, say): no controller makes it here."""
+        core = k8s.CoreV1Api(self.api_client())
+        try:
+            core.create_namespaced_service_account(
+                namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="default"))
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise ClusterError(f"creating {namespace}/default ServiceAccount failed: {_api_error(exc)}") from exc
 
     def check_alive(self) -> None:
         """Raise ``ClusterError`` naming the component (and its last log lines) if one has exited."""
@@ -435,8 +448,8 @@ class LocalCluster:
 
     # -- start-up
 
-    def _write_files(self, workdir: Path) -> str:
-        """Keys, the API server's certificate, the admin's token; returns the token."""
+    def _write_files(self, workdir: Path) -> dict[str, str]:
+        """Keys, the API server's certificate, a token for the admin and each user; returns the tokens by user."""
         for sub in ("pki", "etcd", "apiserver-certs"):
             (workdir / sub).mkdir(mode=0o700)
         pki = workdir / "pki"
@@ -451,9 +464,11 @@ class LocalCluster:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        token = secrets.token_urlsafe(32)
-        _write_private(pki / "tokens.csv", f"{token},{ADMIN},{ADMIN},system:masters\n".encode())
-        return token
+        tokens = {user: secrets.token_urlsafe(32) for user in (ADMIN, *self.users)}
+        lines = [f"{tokens[ADMIN]},{ADMIN},{ADMIN},system:masters"]
+        lines += [f"{tokens[user]},{user},{user}" for user in self.users]
+        _write_private(pki / "tokens.csv", ("\n".join(lines) + "\n").encode())
+        return tokens
 
     def _etcd_command(self, binary: Path) -> list[str]:
         assert self.workdir is not None and self.ports is not None
@@ -498,7 +513,8 @@ class LocalCluster:
             start_new_session=True, close_fds=True, env=None if env is None else {**os.environ, **env},
         )  # fmt: skip
 
-    def _write_kubeconfig(self, token: str) -> None:
+    def _write_kubeconfig(self, tokens: dict[str, str]) -> None:
+        """Context ``pssgen-local`` (the admin, current) and one context per extra user, named after it."""
         assert self.workdir is not None
         config = {
             "apiVersion": "v1",
@@ -506,8 +522,9 @@ class LocalCluster:
             "clusters": [{"name": CONTEXT, "cluster": {
                 "server": self.server, "certificate-authority": str(self.workdir / "pki" / "apiserver-ca.crt"),
             }}],
-            "users": [{"name": ADMIN, "user": {"token": token}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": ADMIN}}],
+            "users": [{"name": user, "user": {"token": token}} for user, token in tokens.items()],
+            "contexts": [{"name": CONTEXT if user == ADMIN else user, "context": {"cluster": CONTEXT, "user": user}}
+                         for user in tokens],
             "current-context": CONTEXT,
         }  # fmt: skip
         _write_private(self.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
