@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.engines import EngineBase, EngineError
+from generator.engines import EngineBase, EngineError, Refused
 from generator.parity.corpus import Fixture
 from generator.parity.oracle import Oracle, OracleVerdict
 from generator.policy.model import Result
@@ -51,6 +51,8 @@ def describe_difference(case: Case, engine: str, got: Result, want: OracleVerdic
     """None when they agree; else which checks part and both sides, for a readable failure."""
     if want.error is not None:
         return f"{case.id} [{engine}]: the oracle could not evaluate it: {want.error}"
+    if isinstance(got, Refused):
+        return f"{case.id} [{engine}] at {case.level}:{case.version}: not judged: {got.refusal}"
     got_v = [(v.check, v.reason, v.detail) for v in got.violations]
     want_v = [(v.check, v.reason, v.detail) for v in want.violations]
     if got.allowed == want.allowed and got_v == want_v:
