@@ -177,12 +177,11 @@ class _Reviewer:
             try:
                 answers = self._read(proc, first, len(lines))
             except BaseException:
-                self._broken(proc)
+                self._broken(proc, writer)
                 raise
-            finally:
-                writer.join()
+            writer.join()
             if failed:
-                self._broken(proc)
+                self._broken(proc, writer)
                 raise GatorError(f"writing to gatekeeper-engine failed: {failed[0]}")
             return answers
 
@@ -214,9 +213,16 @@ class _Reviewer:
             answers.append(answer)
         return answers
 
-    def _broken(self, proc: subprocess.Popen[bytes]) -> None:
-        """Kill a process whose pipes may be out of step; keep its stderr for the error being raised."""
+    def _broken(self, proc: subprocess.Popen[bytes], writer: threading.Thread | None = None) -> None:
+        """Kill a process whose pipes may be out of step (which ends a blocked writer), and forget it; its
+        stderr is kept for the error being raised."""
         kill_group(proc)
+        if writer is not None:
+            writer.join()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         self._proc = None
         untrack(self)
 
