@@ -1,5 +1,5 @@
-"""The pinned external tools (OPA, gator, Regal, conftest, the upstream PSA module, the local cluster's
-kube-apiserver, kubectl, etcd and Gatekeeper) and where to find or build them.
+"""The pinned external tools (OPA, gator, the gatekeeper engine, Regal, conftest, the upstream PSA module, the
+local cluster's kube-apiserver, kubectl, etcd and Gatekeeper) and where to find or build them.
 
 Pins live here only; the Makefile and the tests ask this module. A user's own
 ``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
