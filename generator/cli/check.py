@@ -16,6 +16,7 @@ from types import FrameType
 from typing import Any, BinaryIO
 
 import click
+from click.core import ParameterSource
 
 from generator.cli.options import (
     EXIT_DENIED,
@@ -30,7 +31,9 @@ from generator.cli.options import (
 )
 from generator.engines import ALL_ENGINE_NAMES, open_engine
 from generator.manifests import ReadError, read_paths, source_names
+from generator.manifests.psa_config import read_psa_config
 from generator.policy.namespaces import default_policy
+from generator.policy.psa_config import PsaConfiguration
 from generator.policy.versions import Version
 from generator.scan import Outcome, Policies, scan, scan_parallel
 from generator.scan.reports import json_source, junit_report, quote_text, safe_text, sarif_report, shown_path
@@ -226,11 +229,23 @@ def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str
               help="Judge each object as PSA would in its namespace, by its Namespace's pod-security.kubernetes.io "
                    "labels: read from the input itself (no FILE), or from FILE (a file or directory, e.g. `kubectl "
                    "get ns -o yaml > ns.yaml`). Put it after PATHS, or write --namespace-labels=FILE.")  # fmt: skip
+@click.option("--psa-config", "psa_config", default=None, metavar="FILE",
+              help="PSA's own configuration (the API server's AdmissionConfiguration, or a PodSecurityConfiguration): "
+                   "its defaults judge objects in unlabelled namespaces (instead of --level/--version) and its "
+                   "exemptions are PSA's. Validated as the API server validates it.")  # fmt: skip
+@click.option(
+    "--username",
+    default=None,
+    metavar="NAME",
+    help="With --psa-config: the user making the requests, for its usernames exemption.",
+)
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes reading and evaluating (python engine; 0: one per CPU). Files and big "
                    "kubectl Lists are cut into pieces; stdin and pipes are read by the main process.")  # fmt: skip
-def check(paths: tuple[str, ...], level: str, version: Version, engine: str, kubeconfig: str | None,
-          context: str | None, output: str, namespace_labels: str | None, jobs: int) -> None:  # fmt: skip
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], level: str, version: Version, engine: str,
+          kubeconfig: str | None, context: str | None, output: str, namespace_labels: str | None,
+          psa_config: str | None, username: str | None, jobs: int) -> None:  # fmt: skip
     """Evaluate manifests as Pod Security Admission would.
 
     PATHS are files, directories (walked for *.yaml, *.yml, *.json) or - for
@@ -262,10 +277,24 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, kub
     kubectl get -A -o yaml pods,deploy,ns | pssgen check - --namespace-labels
     pssgen check manifests/ --namespace-labels=cluster-namespaces.yaml
     pssgen check manifests/ --engine cluster --context staging   # ask that cluster's PSA
+    pssgen check manifests/ --psa-config admission.yaml --namespace-labels=ns.yaml   # as that cluster judges
     """
+    config: PsaConfiguration | None = None
+    if psa_config is not None:
+        explicit = [
+            f"--{p}" for p in ("level", "version") if ctx.get_parameter_source(p) is ParameterSource.COMMANDLINE
+        ]
+        if explicit:
+            raise click.BadParameter(f"{' and '.join(explicit)} cannot be used with it: the file's defaults decide",
+                                     param_hint="--psa-config")  # fmt: skip
+        config = read_psa_config(psa_config)
+        level, version = config.defaults.enforce.level, config.defaults.enforce.version
+    elif username is not None:
+        raise click.BadParameter("needs --psa-config (the exemptions it is checked against)", param_hint="--username")
     with _stop_on_signals():
         try:
-            _check(paths, level, version, engine, output, namespace_labels, jobs, (kubeconfig, context))
+            _check(paths, level, version, engine, output, namespace_labels, jobs, (kubeconfig, context),
+                   (config, username))  # fmt: skip
         except KeyboardInterrupt:
             click.echo("pssgen: interrupted (SIGINT); stopped", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -275,7 +304,8 @@ def check(paths: tuple[str, ...], level: str, version: Version, engine: str, kub
 
 
 def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str,
-           namespace_labels: str | None, jobs: int, cluster: tuple[str | None, str | None]) -> None:  # fmt: skip
+           namespace_labels: str | None, jobs: int, cluster: tuple[str | None, str | None],
+           psa: tuple[PsaConfiguration | None, str | None] = (None, None)) -> None:  # fmt: skip
     """The command's body: everything it starts is released in its ``finally`` and context exits."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and engine != "python":
@@ -299,14 +329,23 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
     try:
         if namespace_labels == FROM_INPUT and "-" in paths:
             stdin = _spool_stdin()  # read twice
-        if namespace_labels is not None:
+        if psa[0] is not None:
+            policies = Policies(psa[0].defaults, psa[0], psa[1])
+        elif namespace_labels is not None:
             policies = Policies(default_policy(level, version))
+        if namespace_labels is not None and policies is not None:
             for problem in _read_namespaces(policies, list(paths), namespace_labels, jobs, stdin):
                 error(problem)
         json_report = None
         if output == "json":
             head: dict[str, Any] = {"level": level, "version": str(version)}
-            if policies is not None:
+            if psa[0] is not None:
+                head["psa_config"] = {
+                    "defaults": {m: str(getattr(psa[0].defaults, m)) for m in ("enforce", "audit", "warn")},
+                    "exemptions": {"usernames": list(psa[0].usernames), "namespaces": list(psa[0].namespaces),
+                                   "runtimeClasses": list(psa[0].runtime_classes)},
+                }  # fmt: skip
+            if policies is not None and namespace_labels is not None:
                 head["namespace_labels"] = json_source({
                     "source": "input" if namespace_labels == FROM_INPUT else namespace_labels,
                     "namespaces": {name: p.as_json() for name, p in sorted(policies.namespaces.items())},
@@ -363,6 +402,8 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
             click.echo(f"{summary} ({level}:{version}, engine {engine})")
         else:
             source = "the input" if namespace_labels == FROM_INPUT else shown_path(namespace_labels or "")
-            click.echo(f"{summary}, {counts['warnings']} warnings ({len(policies.namespaces)} Namespaces read from "
-                       f"{source}; elsewhere {level}:{version}; engine {engine})")  # fmt: skip
+            read = f"{len(policies.namespaces)} Namespaces read from {source}; " if namespace_labels is not None else ""
+            where = "elsewhere" if namespace_labels is not None else "everywhere"
+            defaults = f"{policies.defaults.enforce}" + (" from --psa-config" if psa[0] is not None else "")
+            click.echo(f"{summary}, {counts['warnings']} warnings ({read}{where} {defaults}; engine {engine})")
     sys.exit(EXIT_ERROR if errors else EXIT_DENIED if denied else EXIT_OK)

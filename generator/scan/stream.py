@@ -40,7 +40,8 @@ from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
 from generator.manifests.shape import conform
 from generator.policy.model import Result
 from generator.policy.namespaces import LevelVersion, NamespacePolicy, namespace_labels, policy_from_labels
-from generator.policy.pod import EVALUATED_KINDS
+from generator.policy.pod import EVALUATED_KINDS, pod_template
+from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.versions import Version
 
 # The resource PSA's messages name for each evaluated kind (apierrors.NewForbidden's qualified resource).
@@ -70,7 +71,7 @@ def _str_or_none(value: Any) -> str | None:
 class AppliedPolicy:
     """The policy an object is judged by, and where it came from: its Namespace's labels, or the defaults."""
 
-    source: str  # "namespace" | "default"
+    source: str  # "namespace" | "default" | "exempt (namespace|username|runtimeClass)"
     policy: NamespacePolicy
 
     def as_json(self) -> dict[str, Any]:
@@ -106,13 +107,30 @@ class Policies:
     Namespaces come last. ``namespaces`` holds each Namespace's last reading.
     """
 
-    def __init__(self, defaults: NamespacePolicy) -> None:
+    def __init__(
+        self, defaults: NamespacePolicy, exemptions: PsaConfiguration | None = None, username: str | None = None
+    ) -> None:
         self.defaults = defaults
+        self.exemptions = exemptions  # PSA's configured exemptions (namespaces, runtime classes, usernames)
+        self.username = username  # who makes the requests, for the usernames exemption
         self.namespaces: dict[str, AppliedPolicy] = {}
         self._default = AppliedPolicy("default", defaults)
         self._base: dict[str, AppliedPolicy] = {}
         self._history: dict[str, tuple[list[Position], list[AppliedPolicy]]] = {}
         self._order: dict[str, int] = {}  # source -> its place in the input (first reading wins)
+
+    def exempted(self, applied: AppliedPolicy, namespace: str | None, obj: Mapping[str, Any]) -> AppliedPolicy:
+        """``applied``, or nothing to judge when PSA's configuration exempts the request (PSA does not evaluate it)."""
+        if self.exemptions is None:
+            return applied
+        template = pod_template(obj)
+        spec = template.get("spec") if template is not None else None
+        runtime_class = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
+        why = self.exemptions.exempt(
+            namespace=namespace, username=self.username,
+            runtime_class=runtime_class if isinstance(runtime_class, str) else None,
+        )  # fmt: skip
+        return applied if why is None else AppliedPolicy(f"exempt ({why})", PSA_DEFAULTS.defaults)
 
     def order_sources(self, sources: Iterable[str]) -> None:
         """The input's sources in reading order, so that positions in different files compare."""
@@ -406,7 +424,7 @@ def scan(
             else:
                 meta = entry.obj.get("metadata")
                 namespace = _str_or_none(meta.get("namespace")) if isinstance(meta, Mapping) else None
-                applied = policies.lookup(namespace, entry)
+                applied = policies.exempted(policies.lookup(namespace, entry), namespace, entry.obj)
                 distinct, modes = _modes(applied.policy)
                 plans.append((applied, len(requests), modes))
                 requests.extend((obj, lv.level, lv.version) for lv in distinct)
