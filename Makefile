@@ -56,8 +56,11 @@ test: tools cluster-tools lint
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest tests -m "not slow and not tools" -q
 
+## bench: every speed figure beside its target, each the median of several runs (bench/run.py; about 15 minutes
+## on 2 cores). REGO=dir QUERY=q [SHAPE=pss|raw|gatekeeper] times other Rego beside out/rego, e.g.
+## `make bench REGO=out/rego QUERY=data.main.deny SHAPE=raw`; BENCH_ARGS=--quick for a two-minute run.
 bench: tools
-	$(PY) bench/evaluator.py
+	$(PY) bench/run.py $(if $(REGO),--rego '$(REGO)' --query '$(QUERY)' $(if $(SHAPE),--input-shape $(SHAPE))) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

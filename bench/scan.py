@@ -16,11 +16,13 @@ for 100,000 objects; the figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -203,12 +205,15 @@ def prototype(kind: str, rng: random.Random, violating: bool) -> dict[str, Any]:
     return obj
 
 
-def _item_text(obj: dict[str, Any]) -> str:
-    """The object as one item of kubectl's List: ``- apiVersion: ...`` with its keys sorted."""
+def _item_text(obj: dict[str, Any], fmt: str = "yaml") -> str:
+    """The object as one item of kubectl's List, keys sorted: ``- apiVersion: ...``, or JSON indented as in
+    ``kubectl get -o json`` (four spaces, the item at depth two, no separating comma)."""
+    if fmt == "json":
+        return textwrap.indent(json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False), " " * 8)
     return yaml.dump([obj], Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=10**6)
 
 
-def namespace_text(name: str, rng: random.Random) -> str:
+def namespace_text(name: str, rng: random.Random, fmt: str = "yaml") -> str:
     level = rng.choice(["restricted", "restricted", "baseline", "privileged"])
     labels = {"kubernetes.io/metadata.name": name, PSS + "enforce": level, PSS + "warn": "restricted",
               PSS + "audit": "restricted"}  # fmt: skip
@@ -216,33 +221,42 @@ def namespace_text(name: str, rng: random.Random) -> str:
         labels[PSS + "enforce-version"] = f"v1.{rng.randint(25, 37)}"
     obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels},
            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}  # fmt: skip
-    return _item_text(obj)
+    return _item_text(obj, fmt)
 
 
-def write_export(path: Path, objects: int, seed: int = 1) -> int:
-    """Write a kubectl-style List of ``objects`` items to ``path``; returns its size in bytes."""
+def write_export(path: Path, objects: int, seed: int = 1, fmt: str = "yaml") -> int:
+    """Write a kubectl-style List of ``objects`` items to ``path``; returns its size in bytes.
+
+    ``fmt`` "yaml" is ``kubectl get -o yaml``'s layout, "json" ``kubectl get -o json``'s; with the same seed both
+    hold the same objects, so the two formats can be timed on the same input.
+    """
     rng = random.Random(seed)
     kinds = [k for k, share in MIX.items() for _ in range(share)]
     kinds += ["Pod"] * (1000 - len(kinds))
     texts = {
-        kind: [_item_text(prototype(kind, rng, violating=rng.random() < 0.15)) for _ in range(PROTOTYPES)]
+        kind: [_item_text(prototype(kind, rng, violating=rng.random() < 0.15), fmt) for _ in range(PROTOTYPES)]
         for kind in sorted({*kinds})  # sorted: set order changes from run to run
     }
     namespaces = [f"team-{i:03d}" for i in range(max(2, objects // NAMESPACE_EVERY))]
+    version = "'{}'" if fmt == "yaml" else "{}"  # the placeholder is a plain scalar in YAML, inside quotes in JSON
+    separator = "" if fmt == "yaml" else ",\n"
     with path.open("w", encoding="utf-8") as out:
-        out.write("apiVersion: v1\nitems:\n")
+        out.write("apiVersion: v1\nitems:\n" if fmt == "yaml" else '{\n    "apiVersion": "v1",\n    "items": [\n')
         written = 0
         while written < objects - len(namespaces):
             text = rng.choice(texts[rng.choice(kinds)])
             app = f"svc-{rng.randint(0, 999)}"
             text = (text.replace("__NAME__", f"{app}-{written:06d}").replace("__NS__", rng.choice(namespaces))
-                    .replace("__UID__", _uid(rng)).replace("__RV__", f"'{written + 1000}'")
+                    .replace("__UID__", _uid(rng)).replace("__RV__", version.format(written + 1000))
                     .replace("__APP__", app))  # fmt: skip
-            out.write(text)
+            out.write((separator if written else "") + text)
             written += 1
-        for name in namespaces:  # last, as `kubectl get pods,deploy,...,ns -A` lists them: two readings needed
-            out.write(namespace_text(name, rng))
-        out.write('kind: List\nmetadata:\n  resourceVersion: ""\n')
+        for i, name in enumerate(namespaces):  # last, as `kubectl get pods,deploy,...,ns -A` lists them
+            out.write((separator if written or i else "") + namespace_text(name, rng, fmt))
+        if fmt == "yaml":
+            out.write('kind: List\nmetadata:\n  resourceVersion: ""\n')
+        else:
+            out.write('\n    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n')
     return path.stat().st_size
 
 
