@@ -147,7 +147,7 @@ def test_v0_templates_keep_their_libs_apart(tmp_path: Path) -> None:
     assert example["object"]["spec"].get("hostNetwork") is True
     assert payload["too_strict"] == 0 and payload["policy_errors"] == []
     assert payload["checks"][0]["cases"] > payload["too_permissive"] > 0  # hostPID and hostIPC were denied
-    policy = rego_policy.constraint_template_set(tmp_path)
+    policy = rego_policy.constraint_template_set([tmp_path])
     assert policy.v0 and len(policy.modules) == 4
     with rego_policy.RegoPolicy(policy, "gatekeeper", parameters={"word": "no"}) as running:
         pid, ipc, both = running.judge_many([

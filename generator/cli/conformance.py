@@ -40,8 +40,8 @@ GENERATED = 2000
               help='"upstream" (the pinned PSA module\'s fixtures; the default), "project" (conformance/corpus) or a '
                    "directory laid out like them. With --rego the default is upstream and project.")  # fmt: skip
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--rego", "rego", type=click.Path(path_type=Path), default=None,
-              help="Measure this Rego policy set (a directory or file) against PSA, not the engines.")  # fmt: skip
+@click.option("--rego", "rego", type=click.Path(path_type=Path), multiple=True,
+              help="Measure this Rego policy set (a directory or file; repeatable) against PSA.")  # fmt: skip
 @click.option("--query", default=None,
               help="--rego: the rule that answers (default pss.result for --input-shape pss, violation in each "
                    "template's package for gatekeeper).")  # fmt: skip
@@ -71,7 +71,7 @@ GENERATED = 2000
 @click.option("--shrink/--no-shrink", default=True, show_default=True,
               help="--rego: shrink each example to a minimal object that still disagrees the same way.")  # fmt: skip
 def conformance(engines: tuple[str, ...], kubeconfig: str | None, context: str | None, corpus: str | None,
-                output: str, rego: Path | None, query: str | None, shape: rego_policy.Shape,
+                output: str, rego: tuple[Path, ...], query: str | None, shape: rego_policy.Shape,
                 deny_when: rego_policy.DenyWhen, parameters: str | None, rego_version: str, level: str | None,
                 version: str | None, checks: tuple[str, ...], kinds: tuple[str, ...], generated: int, seed: int,
                 admissible: bool | None, shrink: bool) -> None:  # fmt: skip
@@ -101,7 +101,7 @@ def conformance(engines: tuple[str, ...], kubeconfig: str | None, context: str |
         --parameters '{"exemptImages": []}' --check privileged --kind Pod
     pssgen conformance --rego policy/ --input-shape raw --query main.deny --level restricted
     """
-    if rego is not None:
+    if rego:
         if engines or kubeconfig or context:
             raise click.UsageError("--rego measures a policy set: it takes no --engine, --kubeconfig or --context")
         _rego_conformance(rego, corpus, output, query, shape, deny_when, parameters, rego_version, level, version,
@@ -166,7 +166,8 @@ def _corpus(name: str) -> list[Fixture]:
     return load_corpus(CORPUS_DIR if name == "project" else Path(name))
 
 
-def _rego_conformance(rego: Path, corpus: str | None, output: str, query: str | None, shape: rego_policy.Shape,
+def _rego_conformance(rego: tuple[Path, ...], corpus: str | None, output: str, query: str | None,
+                      shape: rego_policy.Shape,
                       deny_when: rego_policy.DenyWhen, parameters: str | None, rego_version: str, level: str | None,
                       version: str | None, checks: tuple[str, ...], kinds: tuple[str, ...], generated: int, seed: int,
                       admissible: bool, shrink: bool) -> None:  # fmt: skip
@@ -209,7 +210,7 @@ def _rego_conformance(rego: Path, corpus: str | None, output: str, query: str | 
                                          admissible=admissible)  # fmt: skip
     psa = f"{level}:{at}" if level else "each case's own level and version"
     described = {
-        "path": str(rego), "shape": shape, "targets": [t.path for t in policy.targets], "deny_when": deny_when,
+        "path": policy.source, "shape": shape, "targets": [t.path for t in policy.targets], "deny_when": deny_when,
         "parameters": params if shape == "gatekeeper" else None, "admissible_only": admissible,
     }  # fmt: skip
     if output == "json":

@@ -83,7 +83,7 @@ class Target:
 class PolicySet:
     """Rego modules (id: text) and the rules to ask; ``v0``: some module needs OPA's v0 parser."""
 
-    source: Path
+    source: str  # the paths read, for messages
     modules: Mapping[str, str]
     targets: tuple[Target, ...]
     v0: bool
@@ -98,27 +98,39 @@ def query_path(query: str) -> str:
     return path
 
 
-def _files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise PolicyError(f"{root}: no such file or directory")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes and ".git" not in p.parts)
+def _files(roots: Sequence[Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """Each file given, and the files with these suffixes under each directory given, once each."""
+    found: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            found.append(root)
+        elif root.is_dir():
+            found += sorted(
+                p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes and ".git" not in p.parts
+            )
+        else:
+            raise PolicyError(f"{root}: no such file or directory")
+    return list(dict.fromkeys(found))
 
 
-def rego_policy_set(root: Path, query: str, rego_version: str = "v1") -> PolicySet:
-    """Every ``.rego`` file under ``root`` (tests left out), asked at ``query``."""
-    files = [p for p in _files(root, (".rego",)) if not p.name.endswith("_test.rego")]
+def _source(roots: Sequence[Path]) -> str:
+    return ", ".join(str(r) for r in roots)
+
+
+def rego_policy_set(roots: Sequence[Path], query: str, rego_version: str = "v1") -> PolicySet:
+    """Every ``.rego`` file under ``roots`` (tests left out), asked at ``query``; each module's id is its path,
+    so OPA's errors name the file."""
+    files = [p for p in _files(roots, (".rego",)) if not p.name.endswith("_test.rego")]
     if not files:
-        raise PolicyError(f"{root}: no .rego files")
+        raise PolicyError(f"{_source(roots)}: no .rego files")
     modules: dict[str, str] = {}
     for path in files:
         try:
-            modules[str(path.relative_to(root) if root.is_dir() else path.name)] = path.read_text(encoding="utf-8")
+            modules[str(path)] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{path}: cannot read: {exc}") from exc
     target = query_path(query)
-    return PolicySet(root, modules, (Target(target, target),), rego_version == "v0")
+    return PolicySet(_source(roots), modules, (Target(target, target),), rego_version == "v0")
 
 
 def _template_rego(where: str, target: Mapping[str, Any]) -> list[tuple[str, list[str], bool]]:
@@ -166,13 +178,14 @@ def _with_v1_import(text: str) -> str:
     return _PACKAGE.sub(lambda m: f"{m.group(0)}\nimport rego.v1", text, count=1)
 
 
-def constraint_template_set(root: Path, rule: str = "violation") -> PolicySet:
-    """The Rego of every ConstraintTemplate in the YAML under ``root``; each template's ``<package>.<rule>``
+def constraint_template_set(roots: Sequence[Path], rule: str = "violation") -> PolicySet:
+    """The Rego of every ConstraintTemplate in the YAML files (and directories) of ``roots``; each template's
+    ``<package>.<rule>``
     is asked. Other documents (Constraints, kustomizations) are passed over; a template with no Rego
     (only K8sNativeValidation) is an error rather than a policy silently left out."""
     rule_path = query_path(rule)
     raw: list[tuple[str, str, str, list[str], bool]] = []  # (where, name, rego, libs, is_v1)
-    for path in _files(root, (".yaml", ".yml")):
+    for path in _files(roots, (".yaml", ".yml")):
         try:
             documents = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -189,7 +202,7 @@ def constraint_template_set(root: Path, rule: str = "violation") -> PolicySet:
                 raise PolicyError(f"{where}: no Rego for target {GATEKEEPER_TARGET} (only Rego is run)")
             raw.extend((where, name, rego, libs, is_v1) for rego, libs, is_v1 in codes)
     if not raw:
-        raise PolicyError(f"{root}: no ConstraintTemplate found in its YAML files")
+        raise PolicyError(f"{_source(roots)}: no ConstraintTemplate found in its YAML files")
     v0 = not all(is_v1 for *_, is_v1 in raw)
     modules: dict[str, str] = {}
     targets: list[Target] = []
@@ -209,7 +222,7 @@ def constraint_template_set(root: Path, rule: str = "violation") -> PolicySet:
                 _with_v1_import(module) if is_v1 and v0 else module
             )
         targets.append(Target(name, f"{package}.{rule_path}"))
-    return PolicySet(root, modules, tuple(targets), v0)
+    return PolicySet(_source(roots), modules, tuple(targets), v0)
 
 
 # ---- asking the policy -------------------------------------------------------------------------------------------
