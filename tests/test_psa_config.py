@@ -1,6 +1,6 @@
 """Reading PSA's configuration file: where the configuration is found, and one-line refusals naming the file.
 
-Its validation messages are proven against a live kube-apiserver in conformance/test_psa_config.py.
+Its validation messages are proven against a live kube-apiserver in conformance/test_psa_config_cluster.py.
 """
 
 from __future__ import annotations
