@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -157,7 +158,14 @@ def test_an_unreachable_cluster_and_a_bad_kubeconfig_are_one_line(tmp_path: Path
     assert len(missing.stderr.splitlines()) == 1
 
 
-def test_an_interrupted_run_deletes_its_namespaces(cluster: LocalCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted (SIGINT)")],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_an_interrupted_run_deletes_its_namespaces(
+    cluster: LocalCluster, tmp_path: Path, signum: signal.Signals, code: int, said: str
+) -> None:
     many = tmp_path / "many.yaml"
     pod = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "i"}]}}
     many.write_text(yaml.safe_dump_all([{**pod, "metadata": {"name": f"p{i}"}} for i in range(20_000)]))
@@ -170,14 +178,57 @@ def test_an_interrupted_run_deletes_its_namespaces(cluster: LocalCluster, tmp_pa
         while not [ns for ns in _managed_namespaces(cluster) if ns.metadata.deletion_timestamp is None]:
             assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it made a namespace"
             time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, err
-    assert "terminated (SIGTERM)" in err
+    assert proc.returncode == code, err
+    assert said in err
     assert _all_deleted(cluster)
+
+
+def test_conformance_engine_cluster_parts_from_the_oracle_only_where_the_api_server_does(
+    cluster: LocalCluster, tmp_path: Path, oracle_process: Oracle
+) -> None:
+    """``pssgen conformance --engine cluster`` on upstream's newest fixtures: it agrees with the pinned PSA except
+    on the objects the API server refuses before admission (named, "not judged") or rewords by defaulting, both
+    found by asking the API server; on a corpus of the rest it agrees and exits 0."""
+    corpus = tmp_path / "corpus"
+    for level in ("baseline", "restricted"):
+        shutil.copytree(upstream_corpus_dir() / level / f"v1.{NEWEST_MINOR}", corpus / level / f"v1.{NEWEST_MINOR}")
+    api = cluster.api_client()
+    refused, reworded = set(), set()
+    for path in sorted(corpus.rglob("*.yaml")):
+        level, version, expect = path.relative_to(corpus).parts[:3]
+        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        where = object_path(obj, "pssgen-stored")
+        assert where is not None
+        stored = dry_run(api, where, creatable(obj, "pssgen-stored"))
+        case = f"{level}/{version}/{expect}/{path.stem}"
+        if stored.object is None:
+            refused.add(case)
+        elif oracle_process.evaluate(stored.object, level, version) != oracle_process.evaluate(obj, level, version):
+            reworded.add(case)
+    assert refused and len(refused) + len(reworded) < 30
+    proc = _pssgen("conformance", "--engine", "cluster", "--kubeconfig", str(cluster.kubeconfig),
+                   "--corpus", str(corpus), "--output", "json")  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)["engines"]["cluster"]
+    parted = {line.split(" [cluster]")[0]: line for line in report["disagreements"]}
+    assert set(parted) == refused | reworded
+    assert all("not judged: the API server refused it (HTTP 422)" in parted[case] for case in refused)
+    assert report["total"] - report["agreed"] == len(parted)
+    assert _all_deleted(cluster)
+
+    for case in refused | reworded:
+        (corpus / f"{case}.yaml").unlink()
+    agreed = _pssgen("conformance", "--engine", "cluster", "--kubeconfig", str(cluster.kubeconfig),
+                     "--corpus", str(corpus))  # fmt: skip
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    assert agreed.stdout.rstrip().endswith("engines cluster agree with upstream PSA")
+    print(f"\nconformance --engine cluster: {report['total']} cases, {len(refused)} refused by the API server, "
+          f"{len(reworded)} reworded by its defaulting")  # fmt: skip
 
 
 def test_a_cluster_without_podsecurity_is_refused_as_a_judge(tmp_path: Path) -> None:
