@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from generator.engines import ENGINE_NAMES, EngineBase, EngineUnavailable, open_engine
-from generator.parity.corpus import Fixture, load_corpus, upstream_corpus
-from generator.parity.fixtures import CORPUS_DIR
+from generator.parity.corpus import Fixture, upstream_corpus
+from generator.parity.fixtures import project_corpus
 from generator.parity.oracle import Oracle
 from generator.parity.reader_oracle import ReaderOracleError, build_reader
 
@@ -32,8 +32,9 @@ def upstream_fixtures() -> list[Fixture]:
 
 @pytest.fixture(scope="session")
 def project_fixtures() -> list[Fixture]:
-    """Every fixture of the project's own corpus, conformance/corpus (generator/parity/fixtures.py builds it)."""
-    return load_corpus(CORPUS_DIR, strict=True)
+    """Every fixture of the project's own corpus: conformance/corpus (generator/parity/fixtures.py builds it) and
+    what `pssgen fuzz` found (conformance/corpus-found)."""
+    return project_corpus()
 
 
 @pytest.fixture(scope="session", params=ENGINE_NAMES, ids=lambda name: f"engine={name}")

@@ -29,8 +29,8 @@ from generator import tools
 from generator.engines.cluster import LocalCluster
 from generator.engines.live import ClusterEngine, DryRun, dry_run
 from generator.parity.cluster import GatekeeperJudge, Tally, gatekeeper_problem, oracle_on_stored, stored_forms
-from generator.parity.corpus import load_corpus, upstream_corpus
-from generator.parity.fixtures import minimal_pod
+from generator.parity.corpus import upstream_corpus
+from generator.parity.fixtures import minimal_pod, project_corpus
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
 
@@ -84,7 +84,7 @@ def _cases() -> list[tuple[str, Mapping[str, Any], str, str]]:
     for f in upstream_corpus():
         if f.minor in UPSTREAM_MINORS:
             cases.append((f"upstream/{f.id}", f.object, f.level, "latest" if f.minor == NEWEST_MINOR else f.version))
-    for f in load_corpus(ROOT / "conformance" / "corpus"):
+    for f in project_corpus():
         cases.append((f"project/{f.id}", f.object, f.level, f.version))
     for name, obj in generated_objects():
         for level in ("baseline", "restricted"):

@@ -18,6 +18,8 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.engines import EngineBase, Request
+from generator.parity import fixtures
+from generator.parity import fuzz as fuzzing
 from generator.parity.corpus import load_corpus
 from generator.policy.evaluate import evaluate
 from generator.policy.model import Result
@@ -82,6 +84,26 @@ def test_a_disagreement_is_shrunk_and_written_as_a_fixture_conformance_takes(
     monkeypatch.undo()
     checked = CliRunner().invoke(cli, ["conformance", "--engine", "python", "--corpus", str(found)])
     assert checked.exit_code == 0, checked.output  # PSA denies each as its place says; the real engine agrees
+
+
+def test_the_fuzzers_findings_are_part_of_the_project_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pssgen fuzz` writes into conformance/corpus-found by default, and everything that reads the project corpus
+    (`pssgen conformance --corpus project`, the parity suites) reads that folder too."""
+    assert fuzzing.DEFAULT_CORPUS == fixtures.FOUND_DIR == fixtures.ROOT / "conformance" / "corpus-found"
+    built = fixtures.project_corpus()
+    found = tmp_path / "corpus-found"
+    finding = found / "baseline" / "v1.30" / "fail" / "privileged0.yaml"
+    finding.parent.mkdir(parents=True)
+    finding.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: i, securityContext: {privileged: true}}]}\n"
+    )
+    monkeypatch.setattr(fixtures, "FOUND_DIR", found)
+    assert [f.id for f in fixtures.project_corpus()] == [f.id for f in built] + ["baseline/v1.30/fail/privileged0"]
+    finding.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n")
+    result = CliRunner().invoke(cli, ["conformance", "--engine", "python", "--corpus", "project"])
+    assert result.exit_code == 1  # PSA allows what the finding's place says it denies: the corpus is checked
+    assert "fixture expectation not met by PSA itself: baseline/v1.30/fail/privileged0: allowed" in result.stdout
 
 
 def _marked(marker: str) -> list[str]:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.parity.corpus import load_corpus, upstream_corpus
+from generator.parity.corpus import upstream_corpus
+from generator.parity.fixtures import project_corpus
 from generator.parity.oracle import Oracle
 from generator.policy.messages import parse_forbidden, split_head
 from generator.policy.model import Result, Violation
@@ -27,7 +28,7 @@ def oracle() -> Iterator[Oracle]:
 
 @pytest.mark.tools
 def test_every_oracle_denial_of_both_corpora_reads_back_to_its_checks(oracle: Oracle) -> None:
-    fixtures = [*upstream_corpus(), *load_corpus(ROOT / "conformance" / "corpus")]
+    fixtures = [*upstream_corpus(), *project_corpus()]
     items = [
         (f.object, level, v) for f in fixtures for level in ("baseline", "restricted") for v in ("latest", f.version)
     ]

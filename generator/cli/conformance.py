@@ -22,7 +22,7 @@ from generator.parity.compare import (
     oracle_verdicts,
 )
 from generator.parity.corpus import Fixture, load_corpus, upstream_corpus
-from generator.parity.fixtures import CORPUS_DIR
+from generator.parity.fixtures import project_corpus
 from generator.parity.oracle import Oracle
 from generator.policy.registry import CHECKS
 from generator.policy.versions import LEVELS, parse_version
@@ -37,8 +37,9 @@ GENERATED = 2000
 @kubeconfig_option
 @context_option
 @click.option("--corpus", default=None,
-              help='"upstream" (the pinned PSA module\'s fixtures; the default), "project" (conformance/corpus) or a '
-                   "directory laid out like them. With --rego the default is upstream and project.")  # fmt: skip
+              help='"upstream" (the pinned PSA module\'s fixtures; the default), "project" (conformance/corpus and '
+                   "the fuzzer's findings, conformance/corpus-found) or a directory laid out like them. With --rego "
+                   "the default is upstream and project.")  # fmt: skip
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--rego", "rego", type=click.Path(path_type=Path), multiple=True,
               help="Measure this Rego policy set (a directory or file; repeatable) against PSA.")  # fmt: skip
@@ -163,7 +164,7 @@ def conformance(engines: tuple[str, ...], kubeconfig: str | None, context: str |
 def _corpus(name: str) -> list[Fixture]:
     if name == "upstream":
         return list(upstream_corpus())
-    return load_corpus(CORPUS_DIR if name == "project" else Path(name))
+    return project_corpus() if name == "project" else load_corpus(Path(name))
 
 
 def _rego_conformance(rego: tuple[Path, ...], corpus: str | None, output: str, query: str | None,

@@ -39,7 +39,7 @@ from generator.engines import EngineBase
 from generator.manifests.shape import conform
 from generator.parity.compare import Case, describe_difference
 from generator.parity.corpus import CORPUS_LEVELS, EXPECTED_SUBSTRINGS, fixture_prefix
-from generator.parity.fixtures import NEAR_MISSES, RELAXED_PODS, minimal_pod, workload
+from generator.parity.fixtures import FOUND_DIR, NEAR_MISSES, RELAXED_PODS, minimal_pod, workload
 from generator.parity.oracle import Oracle, OracleVerdict
 from generator.policy import fields as types
 from generator.policy.fields import MapOf, Scalar
@@ -717,7 +717,7 @@ def _first_failing(batch: Sequence[Obj], still_fails: Callable[[Sequence[Obj]], 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------------
 
-DEFAULT_CORPUS = Path("conformance") / "corpus-found"
+DEFAULT_CORPUS = FOUND_DIR
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
