@@ -32,6 +32,7 @@ import yaml
 
 from generator.parity.corpus import CORPUS_LEVELS, Expect, Fixture, fixture_prefix, load_corpus
 from generator.policy.evaluate import evaluate
+from generator.policy.fields import INT64
 from generator.policy.model import Check, CheckVersion
 from generator.policy.pod import API_GROUPS, TEMPLATE_PATHS, pod_view
 from generator.policy.registry import CHECKS, active_checks, inflate
@@ -943,6 +944,14 @@ def _run_as_user(ctx: Context) -> Iterator[Case]:
     p = ctx.pod()
     sc(add_nameless(p))["runAsUser"] = 0
     yield fails('a container with no name is named ""', p)
+    p = ctx.pod()
+    psc(p)["runAsUser"] = INT64.high
+    sc(main_container(p))["runAsUser"] = INT64.low
+    yield passes("int64 limits, which Gatekeeper's driver rounds through float64 to outside int64", p)
+    p = ctx.pod()
+    psc(p)["runAsUser"] = INT64.low
+    sc(main_container(p))["runAsUser"] = 0
+    yield fails("a container 0 beside a pod at the int64 limit", p)
 
 
 def _selinux(ctx: Context) -> Iterator[Case]:

@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import jinja2
@@ -29,6 +30,7 @@ import yaml
 
 from generator import __version__
 from generator.policy.evaluate import evaluate
+from generator.policy.fields import INT64
 from generator.policy.model import Violation
 from generator.policy.pod import API_GROUPS, EVALUATED_KINDS
 from generator.policy.registry import CHECKS
@@ -119,11 +121,13 @@ def constraint_path(level: str) -> str:
 
 @dataclass(frozen=True)
 class RegoView:
-    """What the template's entry module needs: its package, level and PSA's ignored subresources."""
+    """What the template's entry module needs: its package, level, PSA's ignored subresources, and the int64
+    limits as Gatekeeper's driver rounds them."""
 
     level: str
     ignored_subresources: str  # Rego set literal
     ignored_subresources_text: str
+    rounded_int64_limits: str  # Rego array literal of [rounded, limit] pairs
 
     @property
     def package(self) -> str:
@@ -217,11 +221,31 @@ def match_kinds() -> tuple[MatchKindsView, ...]:
     return tuple(MatchKindsView(yaml_string(g), _flow(kinds)) for g, kinds in groups.items())
 
 
+def rounded_int64_limits() -> tuple[tuple[int, int], ...]:
+    """``(n, limit)`` for each int64 limit that Gatekeeper hands to Rego as another number ``n``.
+
+    Gatekeeper's Rego driver passes the review through encoding/json into Go's
+    ``interface{}``, so every number becomes a float64 and reaches OPA as Go's
+    shortest float text: 2**63 - 1 and -2**63 both round to 2**63 in
+    magnitude, printed ``9.223372036854776e+18``, which is outside int64 and
+    fails the type gate. The API server has refused any int64 that overflows
+    before admission, so under Gatekeeper such a number can only be a limit.
+    (Python's ``repr`` of a float is the same shortest round-trip text.)
+    """
+    pairs = []
+    for limit in (INT64.low, INT64.high):
+        rounded = int(Decimal(repr(float(limit))))
+        if rounded != limit:
+            pairs.append((rounded, limit))
+    return tuple(pairs)
+
+
 def rego_view(level: str) -> RegoView:
     return RegoView(
         level=level,
         ignored_subresources=rego_literal(IGNORED_POD_SUBRESOURCES, inline_from=0),
         ignored_subresources_text=", ".join(sorted(IGNORED_POD_SUBRESOURCES)),
+        rounded_int64_limits=rego_literal([list(pair) for pair in rounded_int64_limits()], inline_from=0),
     )
 
 
