@@ -1135,6 +1135,12 @@ def _seccomp_restricted(ctx: Context) -> Iterator[Case]:
     add_ephemeral(p)
     yield fails("pod null, containers unset or null, named in visit order", p)
     p = ctx.pod()
+    psc(p).pop("seccompProfile")
+    for container in every(p):
+        sc(container)["seccompProfile"] = {"type": types[-1]}
+    p["spec"]["containers"].append(None)
+    yield fails('a null container is the zero container, named "", with no profile', p)
+    p = ctx.pod()
     psc(p)["seccompProfile"] = {"type": "Unconfined"}
     yield fails("pod Unconfined", p)
     p = ctx.pod()

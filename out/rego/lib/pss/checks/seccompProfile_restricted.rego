@@ -27,7 +27,7 @@ seccompProfileRestricted_1_19(pod, allowed) := _verdict(setters, values, [pss.na
 	implicit := [c |
 		pod_valid == []
 		some c in pod.containers
-		object.get(c, ["securityContext", "seccompProfile"], null) == null
+		not _has_profile(c)
 	]
 	not [pod_types, bad, implicit] == [[], [], []]
 	setters := pss.setters(pod_types != [], [pss.name(c) | some [c, _] in bad])
@@ -45,6 +45,10 @@ _verdict(setters, values, implicit) := {
 } if {
 	implicit != []
 }
+
+# A container with a profile of its own; a null container (the API's zero
+# container, named "") has none.
+_has_profile(c) if c.securityContext.seccompProfile != null
 
 # A set profile's type, when not allowed; a profile without a type has type "".
 _bad_type(profile, allowed) := pss.text(type) if {
