@@ -1,8 +1,9 @@
 """The rendered admission library (out/rego/lib/pss/admission.rego) in the pinned OPA, against Python and PSA.
 
 Label resolution is compared with ``policy_from_labels`` over every combination of each mode's level and version
-labels (and with upstream's own ``api.PolicyToEvaluate`` in tests/test_psa_labels_upstream.py), exemptions with
-``PsaConfiguration.exempt_request``, and messages with the PSA oracle's verdicts: the violations come from
+labels, and ``policy_from_labels`` with upstream's own ``api.PolicyToEvaluate`` on the same label sets
+(conformance/psa_labels, built on the oracle's go.mod), so the Rego is held to PSA itself; exemptions are compared
+with ``PsaConfiguration.exempt_request``, and messages with the PSA oracle's verdicts: the violations come from
 upstream's evaluator, the Rego words them from its own evaluation. A few cases are written out by hand from
 upstream's source, so that Python and Rego agreeing on a wrong answer still fails.
 """
@@ -10,7 +11,11 @@ upstream's source, so that Python and Rego agreeing on a wrong answer still fail
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +34,8 @@ from generator.policy.namespaces import (
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.versions import LATEST, Version
 from generator.render.rego import rego_modules
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """package pssgen_admission_probe
 
@@ -149,6 +156,37 @@ def test_policy_to_evaluate_equals_python_on_every_label_combination(opa: OpaSer
     # The matrix reaches every rule: fallbacks, each kind of error, warn following enforce with and without its version.
     assert sum(bool(e["errors"]) for e in expected) > len(label_sets) // 2
     assert any(e["warn"] == e["enforce"] != data["warn"] for e in expected)
+
+
+@pytest.fixture
+def psa_labels(tmp_path: Path, run_bounded: Callable[..., Any]) -> Path:
+    """conformance/psa_labels built on the oracle's go.mod and go.sum (the pinned PSA module), in a temporary folder."""
+    if shutil.which("go") is None:
+        pytest.skip("go is not on PATH (the PSA oracle needs it too)")
+    src = tmp_path
+    shutil.copy(ROOT / "conformance" / "psa_labels" / "main.go", src / "main.go")
+    go_mod = (ROOT / "conformance" / "oracle" / "go.mod").read_text(encoding="utf-8")
+    (src / "go.mod").write_text(go_mod.replace("module pssgen.local/oracle", "module pssgen.local/psalabels", 1))
+    shutil.copy(ROOT / "conformance" / "oracle" / "go.sum", src / "go.sum")
+    env = {**os.environ, "GOFLAGS": "-mod=mod -buildvcs=false"}
+    run_bounded(["go", "build", "-o", src / "psa-labels", "."], 600, check=True, cwd=src, env=env)
+    return src / "psa-labels"
+
+
+@pytest.mark.tools
+def test_policy_from_labels_equals_upstream_policy_to_evaluate(
+    psa_labels: Path, run_bounded: Callable[..., Any]
+) -> None:
+    label_sets = [labels for labels in [*label_matrix(), *odd_label_sets()] if labels is not None]
+    cases = [(labels, defaults) for defaults in DEFAULTS for labels in label_sets]
+    lines = "".join(json.dumps({"labels": labels, "defaults": policy_data(d)}) + "\n" for labels, d in cases)
+    proc = run_bounded([psa_labels], 600, check=True, input=lines)
+    got = [json.loads(line) for line in proc.stdout.splitlines()]
+    expected = [expected_policy(policy_from_labels(labels, defaults)) for labels, defaults in cases]
+    assert len(got) == len(expected)
+    mismatches = [(c[0], g, e) for c, g, e in zip(cases, got, expected, strict=True) if g != e]
+    assert not mismatches, f"{len(mismatches)} label sets differ from upstream; first: {mismatches[0]}"
+    assert policy_from_labels(None, DEFAULTS[1]) == DEFAULTS[1]  # a namespace without labels: PSA's len(labels) == 0
 
 
 @pytest.mark.tools
