@@ -251,12 +251,12 @@ def test_invalid_labels_are_one_error_each_and_objects_are_judged_as_psa_would()
     assert code == 2  # the API server refuses such Namespaces
     assert err.splitlines() == [
         'error: <stdin>: document 0: Namespace "typo": metadata.labels[pod-security.kubernetes.io/enforce]: '
-        "Invalid value: 'strict': invalid level 'strict': must be one of privileged, baseline, restricted (its "
+        'Invalid value: "strict": must be one of privileged, baseline, restricted (its '
         "objects are judged as PSA would: enforce=restricted:latest, audit=privileged:latest, "
         "warn=privileged:latest)",
         'error: <stdin>: document 1: Namespace "old": metadata.labels[pod-security.kubernetes.io/enforce-version]: '
-        "Invalid value: 'v1.05': invalid version 'v1.05': must be \"latest\" or \"v1.x\" (for example v1.37); "
-        "metadata.labels[pod-security.kubernetes.io/audit]: Invalid value: 'loud': invalid level 'loud': must be one "
+        'Invalid value: "v1.05": must be "latest" or "v1.x"; '
+        'metadata.labels[pod-security.kubernetes.io/audit]: Invalid value: "loud": must be one '
         "of privileged, baseline, restricted (its objects are judged as PSA would: enforce=baseline:latest, "
         "audit=privileged:latest, warn=baseline:latest)",  # warn follows the stricter enforce, as in PSA
     ]

@@ -51,3 +51,40 @@ def test_invalid_values_fail_as_psa_does() -> None:
     )
     assert p.audit == lv("privileged") and p.warn == lv("privileged")
     assert len(p.errors) == 4
+
+
+def test_errors_are_psa_field_errors_word_for_word() -> None:
+    # api.PolicyToEvaluate's appendErr: field.Invalid(metadata.labels[<key>], value, ParseLevel's/ParseVersion's
+    # error), whose Error() Go-quotes a string value (%q), in PSA's order: enforce, audit, warn, level before version.
+    p = policy_from_labels(
+        {P + "warn-version": "v1.5\n", P + "audit": 'lo"ud', P + "enforce-version": "v1.05", P + "enforce": "strict"},
+        DEFAULTS,
+    )
+    assert p.errors == (
+        'metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": '
+        "must be one of privileged, baseline, restricted",
+        'metadata.labels[pod-security.kubernetes.io/enforce-version]: Invalid value: "v1.05": '
+        'must be "latest" or "v1.x"',
+        'metadata.labels[pod-security.kubernetes.io/audit]: Invalid value: "lo\\"ud": '
+        "must be one of privileged, baseline, restricted",
+        'metadata.labels[pod-security.kubernetes.io/warn-version]: Invalid value: "v1.5\\n": '
+        'must be "latest" or "v1.x"',
+    )
+
+
+def test_a_minor_beyond_go_int_is_invalid_as_strconv_atoi_refuses_it() -> None:
+    # ParseVersion: the regexp matches, then strconv.Atoi fails with a range error above 2**63-1.
+    p = policy_from_labels({P + "enforce-version": f"v1.{2**63}"}, DEFAULTS)
+    assert p.enforce == lv("baseline", LATEST) and len(p.errors) == 1
+    p = policy_from_labels({P + "enforce-version": f"v1.{2**63 - 1}"}, DEFAULTS)
+    assert p.enforce == lv("baseline", Version(2**63 - 1)) and p.errors == ()
+    assert str(p.enforce) == f"baseline:v1.{2**63 - 1}"  # judged as the newest, printed as written
+
+
+def test_an_empty_level_is_invalid_and_an_empty_labels_map_is_none() -> None:
+    p = policy_from_labels({P + "enforce": "", P + "warn": ""}, DEFAULTS)
+    assert p.enforce == lv("restricted", Version(30)) and p.warn == lv("privileged")
+    assert [e.split(": Invalid")[0] for e in p.errors] == [
+        "metadata.labels[pod-security.kubernetes.io/enforce]",
+        "metadata.labels[pod-security.kubernetes.io/warn]",
+    ]

@@ -60,6 +60,6 @@ def test_exemptions_as_psa_applies_them() -> None:
     config = parse_configuration({**PSC, "exemptions": {"usernames": ["bot"], "namespaces": ["legacy"],
                                                         "runtimeClasses": ["kata"]}})  # fmt: skip
     assert config.exempt(namespace="legacy", username=None, runtime_class=None) == "namespace"
-    assert config.exempt(namespace="team", username="bot", runtime_class=None) == "username"
+    assert config.exempt(namespace="team", username="bot", runtime_class=None) == "user"  # PSA's `exempt: user`
     assert config.exempt(namespace="team", username="alice", runtime_class="kata") == "runtimeClass"
     assert config.exempt(namespace="team", username="alice", runtime_class="kata-2") is None

@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from generator.policy.model import Violation
+from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Violation
 from generator.policy.registry import active_checks
 from generator.policy.versions import parse_version
 
-_HEAD = re.compile(r'^(?:would )?violates? PodSecurity "([^":]+):([^"]+)": ')
+_HEAD = re.compile(rf'^(?:{re.escape(WARN_HEAD)}|{re.escape(ENFORCE_HEAD)}) "([^":]+):([^"]+)": ')
 
 
 @cache

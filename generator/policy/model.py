@@ -20,6 +20,14 @@ from generator.policy.relaxations import Relaxation
 
 Level = Literal["baseline", "restricted"]
 
+# How PSA's admission words a verdict (admission.go, EvaluatePod): the enforce denial, and the warning and audit
+# annotation ("would violate"), each followed by the Go-quoted "<level>:<version>" and the forbidden detail.
+ENFORCE_HEAD = "violates PodSecurity"
+WARN_HEAD = "would violate PodSecurity"
+MODE_HEADS = {"enforce": ENFORCE_HEAD, "audit": WARN_HEAD, "warn": WARN_HEAD}
+# policy.AggregateCheckResults' reason for a failed check that gives none.
+UNKNOWN_FORBIDDEN_REASON = "unknown forbidden reason"
+
 
 @dataclass(frozen=True, slots=True)
 class Forbidden:
@@ -114,18 +122,23 @@ class Result:
 
     @property
     def forbidden_detail(self) -> str:
-        """PSA's AggregateCheckResult.ForbiddenDetail: ``reason (detail), ...``."""
-        return ", ".join(f"{v.reason} ({v.detail})" if v.detail else v.reason for v in self.violations)
+        """PSA's AggregateCheckResult.ForbiddenDetail: ``reason (detail), ...`` in check order, never sorted."""
+        reasons = [v.reason or UNKNOWN_FORBIDDEN_REASON for v in self.violations]
+        return ", ".join(f"{r} ({v.detail})" if v.detail else r for r, v in zip(reasons, self.violations, strict=True))
+
+    def mode_message(self, mode: str) -> str:
+        """PSA's text for ``mode`` (enforce, audit or warn); the level and version never need Go's quote escapes."""
+        return f'{MODE_HEADS[mode]} "{self.level}:{self.version}": {self.forbidden_detail}'
 
     @property
     def message(self) -> str:
         """The enforce message PSA returns, without the API server's ``pods "x" is forbidden:`` prefix."""
-        return f'violates PodSecurity "{self.level}:{self.version}": {self.forbidden_detail}'
+        return self.mode_message("enforce")
 
     @property
     def warning(self) -> str:
         """The warn/audit wording PSA uses, and the only one it uses for workloads."""
-        return f'would violate PodSecurity "{self.level}:{self.version}": {self.forbidden_detail}'
+        return self.mode_message("warn")
 
 
 def spec_get(mapping: Mapping[str, Any] | None, key: str) -> Any:

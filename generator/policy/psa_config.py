@@ -25,15 +25,16 @@ from typing import Any
 
 from generator.errors import PssgenError
 from generator.policy.namespaces import LevelVersion, NamespacePolicy
-from generator.policy.versions import parse_level, parse_version
+from generator.policy.pod import pod_template
+from generator.policy.versions import LEVEL_PROBLEM, VERSION_PROBLEM, parse_level, parse_version
 
 GROUP = "pod-security.admission.config.k8s.io"
 API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha1")  # one type: no field differs
 KIND = "PodSecurityConfiguration"
 _DEFAULT_FIELDS = ("enforce", "enforce-version", "audit", "audit-version", "warn", "warn-version")
 _EXEMPTION_FIELDS = ("usernames", "namespaces", "runtimeClasses")
-_LEVEL_ERROR = "must be one of privileged, baseline, restricted"
-_VERSION_ERROR = 'must be "latest" or "v1.x"'
+# PSA's reasons for not judging a request, in the order it tests them (the ``exempt`` audit annotation's values).
+EXEMPT_NAMESPACE, EXEMPT_USER, EXEMPT_RUNTIME_CLASS = "namespace", "user", "runtimeClass"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_MESSAGE = (
@@ -62,14 +63,37 @@ class PsaConfiguration:
     runtime_classes: tuple[str, ...] = ()
 
     def exempt(self, *, namespace: str | None, username: str | None, runtime_class: str | None) -> str | None:
-        """Why PSA would not judge this request (``namespace``, ``username`` or ``runtimeClass``), or None."""
-        if namespace is not None and namespace in self.namespaces:
-            return "namespace"
-        if username is not None and username in self.usernames:
-            return "username"
-        if runtime_class is not None and runtime_class in self.runtime_classes:
-            return "runtimeClass"
+        """Why PSA would not judge this request (``namespace``, ``user`` or ``runtimeClass``), or None.
+
+        PSA's order (admission.go: ValidatePod, then EvaluatePod) and its test: an exact match of a non-empty value.
+        """
+        if namespace and namespace in self.namespaces:
+            return EXEMPT_NAMESPACE
+        if username and username in self.usernames:
+            return EXEMPT_USER
+        if runtime_class and runtime_class in self.runtime_classes:
+            return EXEMPT_RUNTIME_CLASS
         return None
+
+    def exempt_request(self, *, namespace: str | None, username: str | None, obj: Mapping[str, Any]) -> str | None:
+        """``exempt`` for a request creating ``obj``, whose runtime class is its pod's or pod template's."""
+        return self.exempt(namespace=namespace, username=username, runtime_class=runtime_class(obj))
+
+    def exemptions_data(self) -> dict[str, list[str]]:
+        """The exemptions as the configuration file spells them, the data the Rego's exemption takes."""
+        return {
+            "namespaces": list(self.namespaces),
+            "runtimeClasses": list(self.runtime_classes),
+            "usernames": list(self.usernames),
+        }
+
+
+def runtime_class(obj: Mapping[str, Any]) -> str | None:
+    """``spec.runtimeClassName`` of the pod PSA evaluates in ``obj``; None for other kinds or when it is unset."""
+    template = pod_template(obj)
+    spec = template.get("spec") if template is not None else None
+    value = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
+    return value if isinstance(value, str) else None
 
 
 _PRIVILEGED = LevelVersion("privileged", parse_version("latest"))
@@ -137,11 +161,11 @@ def parse_configuration(config: Mapping[str, Any]) -> PsaConfiguration:
         try:
             parsed_level = parse_level(level)
         except ValueError:
-            problems.append(f"{mode}: {_LEVEL_ERROR}")
+            problems.append(f"{mode}: {LEVEL_PROBLEM}")
         try:
             parsed_version = parse_version(version)
         except ValueError:
-            problems.append(f"{mode}-version: {_VERSION_ERROR}")
+            problems.append(f"{mode}-version: {VERSION_PROBLEM}")
         if not problems:
             modes[mode] = LevelVersion(parsed_level, parsed_version)
     if problems:

@@ -16,6 +16,14 @@ NEWEST_MINOR = 37
 VERSION_PATTERN = r"^v1\.(0|[1-9][0-9]*)$"
 _VERSION_RE = re.compile(VERSION_PATTERN)
 
+# ParseVersion reads the minor with strconv.Atoi, which refuses a number above Go's int (64 bits on every platform
+# Kubernetes ships for): such a version is as invalid as "v1.05".
+MAX_MINOR = 2**63 - 1
+
+# The errors of PSA's ParseLevel and ParseVersion (api/helpers.go), which its field errors and config errors carry.
+LEVEL_PROBLEM = "must be one of privileged, baseline, restricted"
+VERSION_PROBLEM = 'must be "latest" or "v1.x"'
+
 
 class VersionError(PssgenError, ValueError):
     """A level or version string PSA would not accept."""
@@ -46,15 +54,15 @@ def parse_version(text: str) -> Version:
     if text == "latest":
         return LATEST
     match = _VERSION_RE.fullmatch(text)
-    if match is None:
-        raise VersionError(f'invalid version {text!r}: must be "latest" or "v1.x" (for example v1.{NEWEST_MINOR})')
+    if match is None or int(match.group(1)) > MAX_MINOR:
+        raise VersionError(f"invalid version {text!r}: {VERSION_PROBLEM} (for example v1.{NEWEST_MINOR})")
     return Version(int(match.group(1)))
 
 
 def parse_level(text: str) -> str:
     """Accept exactly the three PSS level names, like PSA's ParseLevel."""
     if text not in LEVELS:
-        raise VersionError(f"invalid level {text!r}: must be one of privileged, baseline, restricted")
+        raise VersionError(f"invalid level {text!r}: {LEVEL_PROBLEM}")
     return text
 
 

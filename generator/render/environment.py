@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from generator.render.literals import (
+    ADMISSION_PACKAGE,
     CHECKS_PACKAGE,
     HEADER,
     LEVELS_PACKAGE,
@@ -43,6 +44,7 @@ def environment() -> jinja2.Environment:
         checks_package=CHECKS_PACKAGE,
         levels_package=LEVELS_PACKAGE,
         types_package=TYPES_PACKAGE,
+        admission_package=ADMISSION_PACKAGE,
     )
     return env
 

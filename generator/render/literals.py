@@ -13,6 +13,7 @@ LIB_PACKAGE = "lib.pss"
 CHECKS_PACKAGE = f"{LIB_PACKAGE}.checks"
 LEVELS_PACKAGE = f"{LIB_PACKAGE}.levels"
 TYPES_PACKAGE = f"{LIB_PACKAGE}.types"
+ADMISSION_PACKAGE = f"{LIB_PACKAGE}.admission"
 
 
 def rego_string(text: str) -> str:

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.policy.model import Check
+from generator.policy import namespaces
+from generator.policy.model import MODE_HEADS, UNKNOWN_FORBIDDEN_REASON, Check
 from generator.policy.pod import TEMPLATE_PATHS, VOLUME_SOURCES
+from generator.policy.psa_config import EXEMPT_NAMESPACE, EXEMPT_RUNTIME_CLASS, EXEMPT_USER
 from generator.policy.registry import CHECKS, inflate
 from generator.policy.relaxations import RELAXATIONS, Relaxation
-from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, all_minors
+from generator.policy.versions import (
+    LEVEL_PROBLEM,
+    LEVELS,
+    MAX_MINOR,
+    NEWEST_MINOR,
+    VERSION_PATTERN,
+    VERSION_PROBLEM,
+    all_minors,
+)
 from generator.render.environment import environment, render_template
 from generator.render.literals import CHECKS_PACKAGE, rego_literal, rego_string
 from generator.render.types import types_view
@@ -113,6 +123,25 @@ class LibView:
 
 
 @dataclass(frozen=True)
+class AdmissionView:
+    """PSA's admission data around the checks (generator.policy.namespaces, psa_config, model), as Rego literals."""
+
+    level_labels: str  # mode -> its level label
+    version_labels: str  # mode -> its version label
+    label_order: str  # every label PolicyToEvaluate reads, in its order: [{"label", "kind"}]
+    invalid_level: str
+    strictness: str
+    problems: str  # "level"/"version" -> ParseLevel's/ParseVersion's error
+    max_minor: str  # strconv.Atoi's bound, as digits: compared as a string of the same length
+    max_minor_digits: int
+    heads: str
+    unknown_forbidden_reason: str
+    exempt_namespace: str
+    exempt_user: str
+    exempt_runtime_class: str
+
+
+@dataclass(frozen=True)
 class PlanView:
     """One distinct plan of a level: the versions PSA runs, in its order, for the minor versions it covers."""
 
@@ -197,6 +226,28 @@ def lib_view() -> LibView:
     )
 
 
+def admission_view() -> AdmissionView:
+    """The admission module's data, each piece from the one Python definition the evaluator uses."""
+    modes = namespaces.MODES
+    labels = (("level", namespaces.level_label), ("version", namespaces.version_label))
+    order = [{"label": label(mode), "kind": kind} for mode in modes for kind, label in labels]
+    return AdmissionView(
+        level_labels=rego_literal({mode: namespaces.level_label(mode) for mode in modes}),
+        version_labels=rego_literal({mode: namespaces.version_label(mode) for mode in modes}),
+        label_order=rego_literal(order, inline_from=1),
+        invalid_level=rego_literal(namespaces.INVALID_LEVEL, inline_from=0),
+        strictness=rego_literal(namespaces.STRICTNESS, inline_from=0),
+        problems=rego_literal({"level": LEVEL_PROBLEM, "version": VERSION_PROBLEM}),
+        max_minor=rego_string(str(MAX_MINOR)),
+        max_minor_digits=len(str(MAX_MINOR)),
+        heads=rego_literal(MODE_HEADS),
+        unknown_forbidden_reason=rego_string(UNKNOWN_FORBIDDEN_REASON),
+        exempt_namespace=rego_string(EXEMPT_NAMESPACE),
+        exempt_user=rego_string(EXEMPT_USER),
+        exempt_runtime_class=rego_string(EXEMPT_RUNTIME_CLASS),
+    )
+
+
 def levels_view(checks: tuple[Check, ...]) -> LevelsView:
     """The distinct plans of each level, and which one each minor version runs.
 
@@ -263,6 +314,7 @@ def rego_modules(checks: tuple[Check, ...] = CHECKS) -> dict[str, str]:
     levels = levels_view(checks)
     modules = {
         "lib/pss.rego": render_template(env, "rego/lib.rego.j2", lib=lib),
+        "lib/pss/admission.rego": render_template(env, "rego/admission.rego.j2", admission=admission_view()),
         "lib/pss/levels.rego": render_template(env, "rego/levels.rego.j2", levels=levels),
         "lib/pss/types.rego": render_template(env, "rego/types.rego.j2", types=types_view(), max_problems=MAX_PROBLEMS),
         "pss.rego": render_template(env, "rego/pss.rego.j2"),

@@ -40,7 +40,7 @@ from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
 from generator.manifests.shape import conform
 from generator.policy.model import Result
 from generator.policy.namespaces import LevelVersion, NamespacePolicy, namespace_labels, policy_from_labels
-from generator.policy.pod import EVALUATED_KINDS, pod_template
+from generator.policy.pod import EVALUATED_KINDS
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.versions import Version
 
@@ -71,7 +71,7 @@ def _str_or_none(value: Any) -> str | None:
 class AppliedPolicy:
     """The policy an object is judged by, and where it came from: its Namespace's labels, or the defaults."""
 
-    source: str  # "namespace" | "default" | "exempt (namespace|username|runtimeClass)"
+    source: str  # "namespace" | "default" | "exempt (namespace|user|runtimeClass)"
     policy: NamespacePolicy
 
     def as_json(self) -> dict[str, Any]:
@@ -123,13 +123,7 @@ class Policies:
         """``applied``, or nothing to judge when PSA's configuration exempts the request (PSA does not evaluate it)."""
         if self.exemptions is None:
             return applied
-        template = pod_template(obj)
-        spec = template.get("spec") if template is not None else None
-        runtime_class = spec.get("runtimeClassName") if isinstance(spec, Mapping) else None
-        why = self.exemptions.exempt(
-            namespace=namespace, username=self.username,
-            runtime_class=runtime_class if isinstance(runtime_class, str) else None,
-        )  # fmt: skip
+        why = self.exemptions.exempt_request(namespace=namespace, username=self.username, obj=obj)
         return applied if why is None else AppliedPolicy(f"exempt ({why})", PSA_DEFAULTS.defaults)
 
     def order_sources(self, sources: Iterable[str]) -> None:
