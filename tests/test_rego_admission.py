@@ -316,13 +316,8 @@ NAMESPACES = (
 
 
 # Where the rendered checks are known to part from PSA (not the admission library): fixture -> why. Each entry must
-# still part, so that a fix removes it.
-KNOWN_GAPS = {
-    "restricted/v1.8/fail/allowprivilegeescalation3.yaml": (
-        "a null entry in spec.containers: PSA decodes it as a nameless container without a securityContext, which "
-        "seccompProfile_restricted (v1.19+) must name; its Rego reads it with object.get(null, ...) and skips it"
-    ),
-}
+# still part, so that a fix removes it. Empty since seccompProfile_restricted names a null container.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.tools
