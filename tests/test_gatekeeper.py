@@ -365,12 +365,15 @@ def _violations(server: OpaServer, level: str, review: dict[str, Any], version: 
     return server.query(f"k8spss{level}/violation", {"review": review, "parameters": parameters})
 
 
-def test_an_invalid_version_fails_closed(template_server, bundle):
+@pytest.mark.parametrize("version", ["v1.026", f"v1.{2**63}"])  # a leading zero; a minor above Go's int
+def test_an_invalid_version_fails_closed(template_server, bundle, version):
     compliant = yaml.safe_load(bundle["samples/pod-compliant.yaml"])
-    (violation,) = _violations(template_server, "baseline", gatekeeper_review(compliant), "v1.026")
-    assert "invalid version" in violation["msg"] and "v1.026" in violation["msg"]
+    (violation,) = _violations(template_server, "baseline", gatekeeper_review(compliant), version)
+    assert "invalid version" in violation["msg"] and version in violation["msg"]
     assert violation["details"]["error"] == violation["msg"]
     assert _violations(template_server, "baseline", gatekeeper_review(compliant), None) == []  # default latest
+    # the largest minor PSA parses is valid, and judged by the newest rules
+    assert _violations(template_server, "baseline", gatekeeper_review(compliant), f"v1.{2**63 - 1}") == []
 
 
 def test_update_rules_match_the_python_mirror(template_server, bundle):

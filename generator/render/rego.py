@@ -115,6 +115,7 @@ class LibView:
     """The shared library's data: versions, levels, and the kinds and volume sources of generator/pod.py."""
 
     newest_minor: int
+    max_minor: int  # the largest minor PSA parses (Go's int)
     level_names: str
     version_pattern: str
     template_paths: str
@@ -218,6 +219,7 @@ def lib_view() -> LibView:
     """The shared library's data, from generator.policy's versions, pod and relaxations (never restated)."""
     return LibView(
         newest_minor=NEWEST_MINOR,
+        max_minor=MAX_MINOR,
         level_names=rego_literal(LEVELS, inline_from=0),
         version_pattern=VERSION_PATTERN,
         template_paths=rego_literal(dict(TEMPLATE_PATHS), inline_from=1),

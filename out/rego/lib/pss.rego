@@ -13,12 +13,14 @@ level_names := ["privileged", "baseline", "restricted"]
 # PSA's ParseVersion: "latest", or v1.N with no leading zero and no patch.
 version_pattern := `^v1\.(0|[1-9][0-9]*)$`
 
-# minor(version) is the minor version whose policy applies; undefined for an invalid version.
+# minor(version) is the minor version whose policy applies; undefined for an
+# invalid version, including a minor above Go's int, which PSA cannot parse.
 minor(version) := newest_minor if {
 	version == "latest"
 } else := min([to_number(n), newest_minor]) if {
 	is_string(version)
 	[_, n] := regex.find_all_string_submatch_n(version_pattern, version, 1)[0]
+	to_number(n) <= 9223372036854775807
 }
 
 # level_error(level) and version_error(version) say why a level or version is refused.
