@@ -467,3 +467,24 @@ def test_names_cannot_forge_lines(tmp_path: Path) -> None:
     assert err.splitlines() == [
         f'error: {path}: document 0: Pod "x\\nerror: forged": spec.hostPID: expected a boolean, got string "true"'
     ]
+
+
+def test_a_json_list_gives_each_item_the_object_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kubectl get -o json` of a big cluster is one JSON document (100,000 objects hold ~9 million objects and
+    arrays): each item has the budget, so the export is read, while one item over it still refuses the List."""
+    from generator.manifests import chunks
+
+    monkeypatch.setattr(chunks, "MAX_CONTAINERS", 40)
+    item = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}}
+    items = [{**item, "metadata": {"name": f"p{i}"}} for i in range(30)]  # 30 x 5 objects and arrays, over 40
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {}}))
+    result = CliRunner().invoke(cli, ["check", str(export), "--level", "baseline", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["results"]) == 30
+    wide = {**item, "spec": {"containers": [{"name": f"c{i}"} for i in range(40)]}}
+    export.write_text(json.dumps({"apiVersion": "v1", "items": [item, wide], "kind": "List", "metadata": {}}))
+    refused = CliRunner().invoke(cli, ["check", str(export), "--level", "baseline", "--output", "json"])
+    assert refused.exit_code == 2
+    (error,) = json.loads(refused.stdout)["errors"]
+    assert error["document"] == 0 and "too many objects and arrays" in error["message"]

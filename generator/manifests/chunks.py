@@ -30,6 +30,8 @@ from generator.manifests.shape import NotJSONError, as_api_json
 from generator.manifests.stream import _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
 
+MAX_CONTAINERS = 5_000_000  # objects and arrays one document (or one List item of a JSON List) may hold
+
 # A `\uD800`-style escape of half a surrogate pair (JSON, and PyYAML's Python scanner, let them through).
 _SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
 
@@ -42,11 +44,34 @@ def _api_document(
     ``surrogates``: the text may hold escaped halves of surrogate pairs, which must be looked for.
     """
     try:
-        value = as_api_json(value, MAX_DEPTH, surrogates=surrogates)
+        value = _as_api_json(value, surrogates)
     except NotJSONError as exc:
         yield ReadError(source, index, _api_message(exc))
         return
     yield from _expand(source, index, value, line)
+
+
+def _as_api_json(value: Any, surrogates: bool) -> Any:
+    """``as_api_json`` for a whole JSON document, a List's items each with a budget of objects and arrays of its
+    own: ``kubectl get -o json`` of a big cluster is one document (100,000 objects hold ~9 million), and JSON has
+    no aliases to expand. Any part that cannot be sent still refuses the whole document, as kubectl's decoder does.
+    """
+    items = value.get("items") if isinstance(value, dict) else None
+    if not isinstance(items, list):
+        return as_api_json(value, MAX_DEPTH, max_containers=MAX_CONTAINERS, surrogates=surrogates)
+    converted: dict[str, Any] = {}
+    for key, field in value.items():
+        if key != "items":
+            converted.update(as_api_json({key: field}, MAX_DEPTH, max_containers=MAX_CONTAINERS, surrogates=surrogates))
+            continue
+        each = []
+        for i, item in enumerate(items):
+            try:
+                each.append(as_api_json(item, MAX_DEPTH - 2, max_containers=MAX_CONTAINERS, surrogates=surrogates))
+            except NotJSONError as exc:
+                raise NotJSONError(["items", i, *exc.path], exc.problem) from exc
+        converted[key] = each
+    return converted
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
