@@ -41,6 +41,12 @@ MULTIPROCESSING_HELPERS = (
     "from multiprocessing.resource_tracker import main",
 )
 
+# A run started without a terminal in the background (`nohup make test &`, some CI runners) inherits SIGINT
+# ignored, and so would every pssgen the tests start: their Ctrl-C tests would then test nothing, and fail. A Python
+# handler here is reset to the default in each child, as a shell with a terminal would start them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 _SESSIONS: set[int] = set()  # sessions run_bounded started: their orphans are no descendants of ours any more
 
 
