@@ -315,14 +315,7 @@ class LocalCluster:
                     client.close()  # type: ignore[no-untyped-call]
             # Gatekeeper, then the API server (it would retry a vanished etcd), then etcd.
             for name in ("gatekeeper", "kube-apiserver", "etcd"):
-                proc = self._procs.pop(name, None)
-                if proc is None:
-                    continue
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=STOP_GRACE)
-                kill_group(proc)  # whatever is left in its group too
+                _stop(self._procs.pop(name, None))
             for log in self._logs.values():
                 log.close()
             self._logs.clear()
@@ -400,14 +393,7 @@ class LocalCluster:
     def stop_gatekeeper(self) -> None:
         """Stop the Gatekeeper controller only (its webhook configuration stays, as when its Pods are gone)."""
         with self._lock:
-            proc = self._procs.pop("gatekeeper", None)
-            if proc is None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STOP_GRACE)
-            kill_group(proc)
+            _stop(self._procs.pop("gatekeeper", None))
 
     def kubectl(
         self, *args: str, kubectl: Path | None = None, timeout: float = 120.0
@@ -605,3 +591,14 @@ class LocalCluster:
         if log is not None:
             log.flush()
         return _log_tail(self.workdir / f"{name}.log")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, a grace period, then SIGKILL for whatever is left in the process's group."""
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+    kill_group(proc)
