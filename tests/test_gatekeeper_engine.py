@@ -13,13 +13,8 @@ the characters reach the messages, so it cannot pass by dropping them.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,40 +126,3 @@ def test_the_engine_module_requires_the_pinned_gatekeeper_and_its_own_dependenci
     assert not differ, f"modules at other versions than Gatekeeper {GATEKEEPER_VERSION} selects: {differ}"
     for module in ("github.com/open-policy-agent/frameworks/constraint", "github.com/open-policy-agent/opa"):
         assert module in ours and module in theirs, module  # so the comparison above covered it
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_a_stopped_check_leaves_no_engine_process_and_no_file(sig: signal.Signals, tmp_path: Path) -> None:
-    """As tests/test_signals.py proves for gator and OPA: the long-lived gatekeeper-engine dies with pssgen."""
-    from test_signals import ENDS_WITHIN, EXIT, PSSGEN, _marked, _pods, _wait_for
-
-    manifest = tmp_path / "pods.yaml"
-    manifest.write_text(_pods(30000))
-    private = tmp_path / "tmp"
-    private.mkdir()
-    marker = str(private)
-    env = {k: v for k, v in os.environ.items() if k != "PSSGEN_GATEKEEPER_MODE"} | {"TMPDIR": marker}
-    proc = subprocess.Popen(
-        [str(PSSGEN), "check", str(manifest), "--engine", "gatekeeper"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=env, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for("gatekeeper-engine", marker, proc)
-        time.sleep(0.3)  # well into the reviews
-        assert proc.poll() is None, "the run ended before the signal: make the input bigger"
-        proc.send_signal(sig)
-        assert proc.wait(timeout=ENDS_WITHIN) == EXIT[sig], proc.communicate()[1][-2000:]
-        deadline = time.monotonic() + ENDS_WITHIN
-        while _marked(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _marked(marker) == [], f"left running after {sig.name}"
-        assert sorted(p.name for p in private.iterdir()) == [], f"left in TMPDIR after {sig.name}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        for pid, _ in _marked(marker):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ValueError):  # read already
-            proc.communicate()

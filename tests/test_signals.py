@@ -63,16 +63,22 @@ def _wait_for(tool: str, marker: str, proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-@pytest.mark.parametrize(("engine", "tool", "count"), [("gatekeeper", "gator", 4000), ("opa", "opa", 30000)])
+@pytest.mark.parametrize(
+    ("engine", "tool", "count"),
+    [("gatekeeper", "gator", 4000), ("opa", "opa", 30000), ("gatekeeper", "gatekeeper-engine", 30000)],
+)
 def test_a_stopped_check_leaves_no_process_and_no_file(
     engine: str, tool: str, count: int, sig: signal.Signals, tmp_path: Path
 ) -> None:
+    """Every long-lived child (gator runs, the OPA server, gatekeeper-engine) dies with pssgen, leaving no file."""
     manifest = tmp_path / "pods.yaml"
     manifest.write_text(_pods(count))
     private = tmp_path / "tmp"
     private.mkdir()
     marker = str(private)
-    env = {**os.environ, "TMPDIR": marker, "PSSGEN_GATEKEEPER_MODE": "gator" if engine == "gatekeeper" else "auto"}
+    env = {k: v for k, v in os.environ.items() if k != "PSSGEN_GATEKEEPER_MODE"} | {"TMPDIR": marker}
+    if tool == "gator":
+        env["PSSGEN_GATEKEEPER_MODE"] = "gator"
     proc = subprocess.Popen(
         [str(PSSGEN), "check", str(manifest), "--engine", engine],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
