@@ -133,8 +133,6 @@ class AdmissionView:
     invalid_level: str
     strictness: str
     problems: str  # "level"/"version" -> ParseLevel's/ParseVersion's error
-    max_minor: str  # strconv.Atoi's bound, as digits: compared as a string of the same length
-    max_minor_digits: int
     heads: str
     unknown_forbidden_reason: str
     exempt_namespace: str
@@ -240,8 +238,6 @@ def admission_view() -> AdmissionView:
         invalid_level=rego_literal(namespaces.INVALID_LEVEL, inline_from=0),
         strictness=rego_literal(namespaces.STRICTNESS, inline_from=0),
         problems=rego_literal({"level": LEVEL_PROBLEM, "version": VERSION_PROBLEM}),
-        max_minor=rego_string(str(MAX_MINOR)),
-        max_minor_digits=len(str(MAX_MINOR)),
         heads=rego_literal(MODE_HEADS),
         unknown_forbidden_reason=rego_string(UNKNOWN_FORBIDDEN_REASON),
         exempt_namespace=rego_string(EXEMPT_NAMESPACE),

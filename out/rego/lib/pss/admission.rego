@@ -59,24 +59,10 @@ unknown_forbidden_reason := "unknown forbidden reason"
 # valid_level(value): ParseLevel accepts it.
 valid_level(value) if value in pss.level_names
 
-# valid_version(value): ParseVersion accepts it: "latest", or v1.N with no
-# leading zero that strconv.Atoi can read (at most Go's largest int). A version
-# above the newest is valid, and judged as the newest (pss.minor).
-valid_version("latest")
-
-valid_version(value) if {
-	is_string(value)
-	[_, n] := regex.find_all_string_submatch_n(pss.version_pattern, value, 1)[0]
-	_fits_int(n)
-}
-
-# n is digits without a leading zero, so a shorter string is a smaller number.
-_fits_int(n) if count(n) < 19
-
-_fits_int(n) if {
-	count(n) == 19
-	n <= "9223372036854775807"
-}
+# valid_version(value): ParseVersion accepts it ("latest", or v1.N with no
+# leading zero and N at most Go's largest int): pss.minor is defined. A version
+# above the newest is valid, and judged as the newest.
+valid_version(value) if pss.minor(value)
 
 _valid("level", value) if valid_level(value)
 
