@@ -162,7 +162,7 @@ def test_policy_to_evaluate_equals_python_on_every_label_combination(opa: OpaSer
 def psa_labels(tmp_path: Path, run_bounded: Callable[..., Any]) -> Path:
     """conformance/psa_labels built on the oracle's go.mod and go.sum (the pinned PSA module), in a temporary folder."""
     if shutil.which("go") is None:
-        pytest.skip("go is not on PATH (the PSA oracle needs it too)")
+        pytest.fail("go is not on PATH (make test builds the PSA oracle with it too)")
     src = tmp_path
     shutil.copy(ROOT / "conformance" / "psa_labels" / "main.go", src / "main.go")
     go_mod = (ROOT / "conformance" / "oracle" / "go.mod").read_text(encoding="utf-8")
