@@ -26,7 +26,7 @@ POLICY_DIR (default out/rego) can be any Rego; say how to ask it with --query
 level) and --input-shape: ``pss`` is {"object", "level", "version"} (data.pss.result),
 ``raw`` is the manifest itself, with the level and version given as data at
 data.pss.config (what main.rego, the conftest entry point, reads), and
-``gatekeeper`` is {"review": <AdmissionReview request>, "parameters": {"version"}}.
+``gatekeeper`` is {"review": <AdmissionReview request>, "parameters": {"version", "mode", "defaults", ...}}.
 Figures are printed, never asserted.
 """
 
@@ -155,7 +155,11 @@ def bench_input(shape: str, pod: Mapping[str, Any], level: str, version: str) ->
         return {"object": pod, "level": level, "version": version}, None
     if shape == "raw":
         return pod, {"pss": {"config": {"level": level, "version": version}}}
-    return {"review": gatekeeper_review(pod), "parameters": {"version": version}}, None
+    # pssgen's K8sPodSecurity reads mode and defaults; a template pinned to a version (gatekeeper-library's) reads
+    # version: both are given, as OPA checks no schema.
+    parameters = {"version": version, "mode": "enforce", "defaults": {"enforce": level, "enforce-version": version},
+                  "denyWorkloads": True}  # fmt: skip
+    return {"review": gatekeeper_review(pod), "parameters": parameters}, None
 
 
 def _json_stream(text: str) -> list[Any]:

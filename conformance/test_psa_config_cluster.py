@@ -27,6 +27,7 @@ from generator import tools
 from generator.engines.cluster import ClusterError, LocalCluster
 from generator.engines.live import dry_run, object_path
 from generator.manifests.psa_config import read_psa_config
+from generator.policy.admission import Request, admit
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
@@ -267,3 +268,25 @@ def test_offline_check_with_the_file_judges_as_the_configured_api_server(
         print(f"\nuser {user or 'admin'}: {len(live)} requests agree\n  " + "\n  ".join(rows))
     denied = [key for key, (ok, _, _) in live.items() if not ok]
     assert (denied == []) == (user == EXEMPT_USER)  # the exempt user is never judged; others are
+
+
+@pytest.mark.parametrize("user", [None, EXEMPT_USER], ids=["admin", "exempt-user"])
+def test_the_admission_model_the_bundle_is_held_to_answers_as_the_api_server(
+    configured: tuple[LocalCluster, Path], user: str | None
+) -> None:
+    """generator.policy.admission, which the Gatekeeper bundle's suite and Rego are checked against, gives each
+    request the API server's own denial and warning, word for word."""
+    cluster, path = configured
+    config = read_psa_config(path)
+    live = _cluster_answers(cluster, user)
+    for obj in OBJECTS:
+        for namespace, labels in NAMESPACES.items():
+            request = Request({**obj, "metadata": {**obj["metadata"], "namespace": namespace}}, namespace,
+                              username=user or "system:admin")  # fmt: skip
+            decision = admit(request, labels, config)
+            admitted, message, warnings = live[(namespace, obj["metadata"]["name"])]
+            where = (namespace, obj["metadata"]["name"])
+            assert admitted == decision.allowed, where
+            if decision.denial is not None:
+                assert message.endswith(f": {decision.denial}"), (where, message, decision.denial)
+            assert warnings == ([decision.warning] if decision.warning else []), where

@@ -155,19 +155,24 @@ def test_nothing_outlives_a_starter_that_is_killed(binaries: dict[str, Path], ru
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_gatekeeper_out_of_cluster_enforces_the_bundle_with_psa_reasons(
+def test_gatekeeper_out_of_cluster_enforces_the_bundle_with_psa_messages(
     binaries: dict[str, Path], oracle: Oracle
 ) -> None:
     # The bundle applied as the README says (`kubectl apply -k out/gatekeeper`, again once the templates are ready),
-    # then a namespace without PSA labels: built-in PSA lets everything in, so only Gatekeeper judges there.
+    # in an API server without built-in PSA (as after a migration), then a namespace labelled enforce=baseline: the
+    # bundle reads the label and denies with PSA's own message; an unlabelled namespace is privileged (PSA's
+    # defaults, the bundle's without a --psa-config).
     try:
         gatekeeper, kubectl = tools.require(tools.GATEKEEPER), tools.require(tools.KUBECTL)
     except tools.ToolError as exc:
         pytest.fail(f"{exc} (make test builds it: make cluster-tools)")
-    with LocalCluster(etcd=binaries["etcd"], kube_apiserver=binaries["kube-apiserver"]) as cluster:
+    without_psa = ("--disable-admission-plugins=PodSecurity",)
+    with LocalCluster(etcd=binaries["etcd"], kube_apiserver=binaries["kube-apiserver"],
+                      apiserver_args=without_psa) as cluster:  # fmt: skip
         cluster.start_gatekeeper(gatekeeper)
         cluster.apply_bundle(tools.ROOT / "out" / "gatekeeper", kubectl=kubectl)
-        cluster.ensure_namespace("gatekeeper-judges")
+        cluster.ensure_namespace("gatekeeper-judges", {"pod-security.kubernetes.io/enforce": "baseline"})
+        cluster.ensure_namespace("unlabelled")
         core = k8s.CoreV1Api(cluster.api_client())
 
         privileged = pod("privileged", {"privileged": True})
@@ -176,11 +181,11 @@ def test_gatekeeper_out_of_cluster_enforces_the_bundle_with_psa_reasons(
         with pytest.raises(ApiException) as denied:
             core.create_namespaced_pod("gatekeeper-judges", privileged, dry_run="All")
         assert denied.value.status == 403, denied.value.body
-        (violation,) = expected.violations
         assert json.loads(denied.value.body or "{}")["message"] == (
             'admission webhook "validation.gatekeeper.sh" denied the request: '
-            f"[pss-baseline] {violation.reason} ({violation.detail})"
+            f"[pod-security-enforce] {expected.message}"
         )
+        assert core.create_namespaced_pod("unlabelled", privileged, dry_run="All").metadata.name == "privileged"
         assert core.create_namespaced_pod("gatekeeper-judges", pod("plain"), dry_run="All").metadata.name == "plain"
         pids = cluster.pids
         assert set(pids) == {"etcd", "kube-apiserver", "gatekeeper"}

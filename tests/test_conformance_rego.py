@@ -77,30 +77,31 @@ def test_text_report_names_the_check_and_prints_the_example(tmp_path: Path) -> N
     assert "the policy DISAGREES with PSA" in result.output
 
 
+def _defaults(level: str, version: str) -> str:
+    """The template's parameters judging every object at level:version, workloads too (as PSA judges a Pod)."""
+    return json.dumps({"mode": "enforce", "defaults": {"enforce": level, "enforce-version": version},
+                       "denyWorkloads": True})  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("template", "level", "version"),
-    [
-        ("k8spssbaseline", "baseline", "latest"),
-        ("k8spssrestricted", "restricted", "latest"),
-        ("k8spssbaseline", "baseline", "v1.24"),
-    ],
+    ("level", "version"), [("baseline", "latest"), ("restricted", "latest"), ("baseline", "v1.24")]
 )
-def test_pssgens_gatekeeper_templates_agree(template: str, level: str, version: str) -> None:
-    path = OUT / "gatekeeper" / "templates" / f"{template}.yaml"
+def test_pssgens_gatekeeper_template_agrees(level: str, version: str) -> None:
+    path = OUT / "gatekeeper" / "templates" / "k8spodsecurity.yaml"
     args = ["--rego", str(path), "--input-shape", "gatekeeper", "--level", level, "--version", version,
-            "--parameters", json.dumps({"version": version}), "--generated", "500"]  # fmt: skip
+            "--parameters", _defaults(level, version), "--generated", "500"]  # fmt: skip
     result, payload = run(*args)
     assert result.exit_code == 0, [e["case"] for e in payload["examples"]]
-    assert payload["agree"] and payload["policy"]["targets"] == [f"{template}.violation"]
+    assert payload["agree"] and payload["policy"]["targets"] == ["k8spodsecurity.violation"]
     assert payload["by_source"]["upstream"] > 0 and payload["by_source"]["project"] > 0
     assert payload["by_source"]["generated"] > 0 and payload["psa_denied"] > 0
 
 
 def test_gatekeeper_templates_at_the_wrong_version_disagree() -> None:
     """The Constraint's version is the policy's: v1.0's rules judged at latest part from PSA."""
-    path = OUT / "gatekeeper" / "templates" / "k8spssrestricted.yaml"
+    path = OUT / "gatekeeper" / "templates" / "k8spodsecurity.yaml"
     args = ["--rego", str(path), "--input-shape", "gatekeeper", "--level", "restricted",
-            "--parameters", '{"version": "v1.0"}', "--corpus", "upstream", "--generated", "0"]  # fmt: skip
+            "--parameters", _defaults("restricted", "v1.0"), "--corpus", "upstream", "--generated", "0"]  # fmt: skip
     result, payload = run(*args)
     assert result.exit_code == 1 and payload["too_permissive"] > 0
 

@@ -1,16 +1,20 @@
 """The Gatekeeper bundle (out/gatekeeper) and the gatekeeper engine.
 
 The bundle is judged by Gatekeeper's own tools: ``gator verify`` runs the
-generated suite (and fails when an expectation is wrong, so the check can fail),
-the ephemeral-container UPDATE is denied under gator, and the engine agrees
-with the Python evaluator on a spread of upstream fixtures through both of its
-paths (gatekeeper-engine, gator). The rest proves the bundle's shape: YAML, headers, Gatekeeper's Rego
-restrictions, one source for the libs, and a kustomization naming exactly the
-templates and constraints.
+generated suite of AdmissionReviews (and fails when an expectation is wrong, so
+the check can fail), ``gator test`` judges a stream with its namespaces, and the
+template's Rego, run in OPA with Gatekeeper's input, gives every case of every
+sample configuration the answer ``generator.policy.admission`` gives. The engine
+agrees with the Python evaluator on a spread of upstream fixtures through both
+of its paths (gatekeeper-engine, gator). The rest proves the bundle's shape:
+YAML, headers, Gatekeeper's Rego restrictions, one source for the libs, a
+kustomization naming exactly the template and Constraints, and the PSA
+configuration the bundle is rendered from written back as PSA reads it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -22,17 +26,23 @@ import pytest
 import yaml
 
 from generator.engines import EngineUnavailable, PythonEngine
-from generator.engines.gatekeeper import GatekeeperEngine, GatorError, gatekeeper_review
+from generator.engines.gatekeeper import JUDGED_LEVELS, GatekeeperEngine, GatorError
 from generator.engines.opa_server import OpaServer
+from generator.manifests.psa_config import read_psa_config
 from generator.parity.corpus import Fixture, upstream_corpus
+from generator.policy.admission import significant_pod_update
+from generator.policy.namespaces import MODES
 from generator.policy.pod import EVALUATED_KINDS
-from generator.policy.versions import VERSION_PATTERN, parse_version
+from generator.policy.psa_config import PSA_DEFAULTS, parse_configuration
+from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, parse_version
 from generator.render import gatekeeper as gk
 from generator.render import render_all
 from generator.render.environment import environment
 from generator.render.literals import HEADER
 from generator.render.rego import rego_modules
 from generator.tools import GATEKEEPER_VERSION, GATOR, gatekeeper_module_dir, require
+
+pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,12 @@ def bundle() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def docs(bundle) -> dict[str, Any]:
-    return {path: yaml.safe_load(text) for path, text in bundle.items()}
+    return {path: list(yaml.safe_load_all(text)) for path, text in bundle.items()}
+
+
+def _doc(docs: dict[str, Any], path: str) -> Any:
+    (found,) = docs[path]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -70,21 +85,36 @@ def _code(template: dict[str, Any]) -> dict[str, Any]:
     return code
 
 
-def _run(gator: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(gator), *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+def _run(gator: Path, *args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(gator), *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
+                          input=stdin)  # fmt: skip
+
+
+def _privileged_pod() -> dict[str, Any]:
+    return {**gk._objects()["privileged"]}
 
 
 # --- shape ---------------------------------------------------------------------------------------
 
 
 def test_layout(bundle):
+    samples = {c.path for c in gk.cases()}
+    sample_constraints = {
+        s.constraint_path(mode)
+        for s in gk.sample_configurations(PSA_DEFAULTS, False)
+        if not s.shipped
+        for mode in s.modes
+    }
     expected = {
         "kustomization.yaml",
         "suite.yaml",
-        *(gk.template_path(level) for level in gk.TEMPLATE_LEVELS),
-        *(gk.constraint_path(level) for level in gk.TEMPLATE_LEVELS),
-        *(s.path for s in gk.samples()),
-        *(p.constraint_path for p in gk.pinned_tests()),
+        "admission-configuration.yaml",
+        gk.TEMPLATE_PATH,
+        *(gk.constraint_path(mode) for mode in MODES),
+        gk.NAMESPACES_PATH,
+        gk.SYNC_CONFIG_PATH,
+        *samples,
+        *sample_constraints,
         "samples/constraints/invalid-version.yaml",
     }
     assert set(bundle) == expected
@@ -95,46 +125,50 @@ def test_every_file_is_yaml_with_the_header(bundle):
     for path, text in bundle.items():
         assert text.startswith(HEADER + "\n"), path
         assert text.endswith("\n") and not text.endswith("\n\n"), path
+        assert not re.search(r"[ \t]$", text, re.MULTILINE), path
         documents = list(yaml.safe_load_all(text))
-        assert len(documents) == 1 and isinstance(documents[0], dict), path
+        assert documents and all(isinstance(d, dict) for d in documents), path
+        assert len(documents) == 1 or path == gk.NAMESPACES_PATH, path
 
 
-def test_templates_use_the_rego_v1_code_form(docs):
-    for level in gk.TEMPLATE_LEVELS:
-        template = docs[gk.template_path(level)]
-        assert template["apiVersion"] == "templates.gatekeeper.sh/v1"
-        assert template["kind"] == "ConstraintTemplate"
-        kind = template["spec"]["crd"]["spec"]["names"]["kind"]
-        assert template["metadata"]["name"] == kind.lower() == f"k8spss{level}"
-        (target,) = template["spec"]["targets"]
-        assert target["target"] == "admission.k8s.gatekeeper.sh"
-        assert "rego" not in target and "libs" not in target  # the legacy field would force Rego v0
-        code = _code(template)
-        assert code["engine"] == "Rego" and code["source"]["version"] == "v1"
+def test_the_template_uses_the_rego_v1_code_form(docs):
+    template = _doc(docs, gk.TEMPLATE_PATH)
+    assert template["apiVersion"] == "templates.gatekeeper.sh/v1"
+    assert template["kind"] == "ConstraintTemplate"
+    kind = template["spec"]["crd"]["spec"]["names"]["kind"]
+    assert template["metadata"]["name"] == kind.lower() == "k8spodsecurity"
+    (target,) = template["spec"]["targets"]
+    assert target["target"] == "admission.k8s.gatekeeper.sh"
+    assert "rego" not in target and "libs" not in target  # the legacy field would force Rego v0
+    code = _code(template)
+    assert code["engine"] == "Rego" and code["source"]["version"] == "v1"
 
 
-def test_version_parameter_schema(docs):
-    for level in gk.TEMPLATE_LEVELS:
-        schema = docs[gk.template_path(level)]["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"]
-        assert schema["type"] == "object" and list(schema["properties"]) == ["version"]
-        version = schema["properties"]["version"]
-        assert version["type"] == "string"
-        pattern = re.compile(version["pattern"])
-        assert VERSION_PATTERN[1:-1] in version["pattern"]
+def test_parameters_schema_takes_psas_syntax(docs):
+    schema = _doc(docs, gk.TEMPLATE_PATH)["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"]
+    properties = schema["properties"]
+    assert set(properties) == {"mode", "defaults", "exemptions", "denyWorkloads"}
+    assert properties["mode"]["enum"] == ["enforce", "warn", "audit"]
+    defaults = properties["defaults"]["properties"]
+    assert set(defaults) == {f"{m}{suffix}" for m in MODES for suffix in ("", "-version")}
+    for mode in MODES:
+        assert defaults[mode]["enum"] == list(LEVELS)
+        pattern = re.compile(defaults[f"{mode}-version"]["pattern"])
+        assert VERSION_PATTERN[1:-1] in pattern.pattern
         for good in ("latest", "v1.0", "v1.27", "v1.99"):
             assert pattern.search(good), good
         for bad in ("v1.026", "1.27", "v1.27.1", "v2.0", "Latest", "", "v1."):
             assert not pattern.search(bad), bad
+    assert set(properties["exemptions"]["properties"]) == {"usernames", "runtimeClasses", "namespaces"}
 
 
 def test_libs_are_the_rendered_lib_modules_verbatim(docs):
     # One source: the libs are rego_modules()'s lib/ modules, in order, byte for byte.
     want = [text for path, text in rego_modules().items() if path.startswith("lib/")]
     assert want
-    for level in gk.TEMPLATE_LEVELS:
-        source = _code(docs[gk.template_path(level)])["source"]
-        assert source["libs"] == want
-        assert source["rego"] == gk.entry_module(environment(), level)
+    source = _code(_doc(docs, gk.TEMPLATE_PATH))["source"]
+    assert source["libs"] == want
+    assert source["rego"] == gk.entry_module(environment())
 
 
 def _rego_code(text: str) -> str:
@@ -145,21 +179,20 @@ def _rego_code(text: str) -> str:
 
 
 def test_rego_meets_gatekeepers_restrictions(docs):
-    for level in gk.TEMPLATE_LEVELS:
-        source = _code(docs[gk.template_path(level)])["source"]
-        for text in [source["rego"], *source["libs"]]:
-            assert "rego.v1" not in text  # Gatekeeper rejects `import rego.v1`
-            code = _rego_code(text)
-            for imported in re.findall(r"^import (\S+)", code, re.MULTILINE):
-                assert imported.startswith("data.lib."), imported
-        for lib in source["libs"]:
-            package = re.search(r"^package (\S+)$", lib, re.MULTILINE)
-            assert package is not None and package.group(1).startswith("lib."), package
-        main = re.sub(r"^import .*$", "", _rego_code(source["rego"]), flags=re.MULTILINE)
-        assert re.search(r"^package k8spss", main, re.MULTILINE)
-        assert re.search(r"^violation contains ", main, re.MULTILINE)
-        roots = set(re.findall(r"\b(data|input)\.", main))
-        assert roots <= {"input"}, roots  # data.lib only through imports
+    source = _code(_doc(docs, gk.TEMPLATE_PATH))["source"]
+    for text in [source["rego"], *source["libs"]]:
+        assert "rego.v1" not in text  # Gatekeeper rejects `import rego.v1`
+        code = _rego_code(text)
+        for imported in re.findall(r"^import (\S+)", code, re.MULTILINE):
+            assert imported.startswith("data.lib."), imported
+    for lib in source["libs"]:
+        package = re.search(r"^package (\S+)$", lib, re.MULTILINE)
+        assert package is not None and package.group(1).startswith("lib."), package
+    main = re.sub(r"^import .*$", "", _rego_code(source["rego"]), flags=re.MULTILINE)
+    assert re.search(r"^package k8spodsecurity$", main, re.MULTILINE)
+    assert re.search(r"^violation contains ", main, re.MULTILINE)
+    # data only as Gatekeeper's synced inventory (data.lib only through imports)
+    assert set(re.findall(r"\bdata\.[\w.]+", main)) == {"data.inventory.cluster.v1.Namespace"}
 
 
 def test_libs_reach_other_libs_only_through_imports(docs):
@@ -167,63 +200,74 @@ def test_libs_reach_other_libs_only_through_imports(docs):
     # regorewriter.Rewrite) stops at the first term of each expression: a `data.lib...` reference
     # nested in a call, array or comprehension is left as is, and the template fails to compile
     # ("undefined function data.lib..."). Imports are always rewritten, so libs must use them.
-    for level in gk.TEMPLATE_LEVELS:
-        for lib in _code(docs[gk.template_path(level)])["source"]["libs"]:
-            body = re.sub(r"^import .*$", "", _rego_code(lib), flags=re.MULTILINE)
-            package = re.search(r"^package (\S+)$", lib, re.MULTILINE)
-            nested = sorted(set(re.findall(r"\bdata\.[\w.]+", body)))
-            assert not nested, f"{package and package.group(1)} references {nested} without an import"
+    for lib in _code(_doc(docs, gk.TEMPLATE_PATH))["source"]["libs"]:
+        body = re.sub(r"^import .*$", "", _rego_code(lib), flags=re.MULTILINE)
+        package = re.search(r"^package (\S+)$", lib, re.MULTILINE)
+        nested = sorted(set(re.findall(r"\bdata\.[\w.]+", body)))
+        assert not nested, f"{package and package.group(1)} references {nested} without an import"
 
 
-def test_constraints(docs):
-    kinds = {k for group in docs[gk.constraint_path("baseline")]["spec"]["match"]["kinds"] for k in group["kinds"]}
-    assert kinds == set(EVALUATED_KINDS)
-    for level in gk.TEMPLATE_LEVELS:
-        constraint = docs[gk.constraint_path(level)]
-        assert constraint["apiVersion"] == "constraints.gatekeeper.sh/v1beta1"
-        assert constraint["kind"] == docs[gk.template_path(level)]["spec"]["crd"]["spec"]["names"]["kind"]
+def test_constraints_are_psas_three_modes(docs, bundle):
+    for mode, action in (("enforce", "deny"), ("warn", "warn"), ("audit", "dryrun")):
+        constraint = _doc(docs, gk.constraint_path(mode))
+        assert constraint["kind"] == _doc(docs, gk.TEMPLATE_PATH)["spec"]["crd"]["spec"]["names"]["kind"]
         spec = constraint["spec"]
-        assert spec["enforcementAction"] == gk.ENFORCEMENT[level][0]
-        assert spec["parameters"] == {"version": "latest"}
-        assert spec["match"]["excludedNamespaces"] == ["kube-system", "gatekeeper-system"]
-        groups = {g: set(k) for entry in spec["match"]["kinds"] for g in entry["apiGroups"] for k in [entry["kinds"]]}
-        assert groups == {"": {"Pod", "ReplicationController", "PodTemplate"},
-                          "apps": {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet"},
-                          "batch": {"Job", "CronJob"}}  # fmt: skip
-    assert docs[gk.constraint_path("baseline")]["spec"]["enforcementAction"] == "deny"
-    assert docs[gk.constraint_path("restricted")]["spec"]["enforcementAction"] == "warn"
+        assert spec["enforcementAction"] == action
+        assert {k for group in spec["match"]["kinds"] for k in group["kinds"]} == set(EVALUATED_KINDS)
+        assert set(spec["match"]) == {"kinds"}  # PSA's exemptions are parameters, not Gatekeeper exclusions
+        assert spec["parameters"] == {
+            "mode": mode,
+            "defaults": {f"{m}{s}": ("latest" if s else "privileged") for m in MODES for s in ("", "-version")},
+            "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": []},
+        }  # no file: PSA's defaults, privileged:latest everywhere
+        assert f"PSA's {mode} mode" in bundle[gk.constraint_path(mode)]
 
 
-def test_constraints_explain_their_choices(bundle):
-    for level in gk.TEMPLATE_LEVELS:
-        comments = "\n".join(ln for ln in bundle[gk.constraint_path(level)].splitlines() if ln.startswith("#"))
-        assert f"enforcementAction {gk.ENFORCEMENT[level][0]}:" in comments
-        assert "excludedNamespaces: kube-system" in comments and "gatekeeper-system" in comments
+CONFIG = {
+    "apiVersion": "pod-security.admission.config.k8s.io/v1",
+    "kind": "PodSecurityConfiguration",
+    "defaults": {"enforce": "baseline", "enforce-version": "v1.30", "audit": "restricted", "warn": "restricted"},
+    "exemptions": {"usernames": ["ci-bot"], "runtimeClasses": ["kata"], "namespaces": ["kube-system", "infra"]},
+}
 
 
-def test_kustomization_lists_every_template_and_constraint(docs, rendered):
-    kustomization = docs["kustomization.yaml"]
+@pytest.mark.parametrize("deny_workloads", [False, True])
+def test_a_configuration_renders_into_parameters_and_back(tmp_path, deny_workloads):
+    config = parse_configuration(CONFIG)
+    bundle = gk.gatekeeper_bundle(config, deny_workloads=deny_workloads, source="admission.yaml")
+    enforce = yaml.safe_load(bundle[gk.constraint_path("enforce")])["spec"]["parameters"]
+    want = {"enforce": "baseline", "enforce-version": "v1.30", "audit": "restricted", "audit-version": "latest",
+            "warn": "restricted", "warn-version": "latest"}  # fmt: skip
+    assert enforce["defaults"] == want
+    assert enforce["exemptions"] == CONFIG["exemptions"]
+    assert enforce.get("denyWorkloads", False) is deny_workloads
+    written = tmp_path / "admission.yaml"
+    written.write_text(bundle[gk.ADMISSION_CONFIGURATION_PATH], encoding="utf-8")
+    assert read_psa_config(written) == config  # what the API server reads is what the bundle was made from
+    assert "From admission.yaml" in bundle[gk.constraint_path("warn")]
+
+
+def test_kustomization_lists_the_template_and_constraints(docs, rendered):
+    kustomization = _doc(docs, "kustomization.yaml")
     assert kustomization["kind"] == "Kustomization"
-    templates = sorted(p for p in docs if p.startswith("templates/"))
-    constraints = sorted(p for p in docs if p.startswith("constraints/"))
-    assert sorted(kustomization["resources"]) == sorted(templates + constraints)
+    assert kustomization["resources"] == [gk.TEMPLATE_PATH, *(gk.constraint_path(m) for m in gk.MODE_ACTIONS)]
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         return
     proc = subprocess.run([kubectl, "kustomize", str(rendered)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     built = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    assert sorted(d["kind"] for d in built) == ["ConstraintTemplate", "ConstraintTemplate", "K8sPSSBaseline",
-                                                "K8sPSSRestricted"]  # fmt: skip
+    assert sorted(d["kind"] for d in built) == ["ConstraintTemplate", *["K8sPodSecurity"] * 3]
 
 
 def test_suite_names_only_files_of_the_bundle(docs):
-    suite = docs["suite.yaml"]
+    suite = _doc(docs, "suite.yaml")
     assert suite["kind"] == "Suite" and suite["apiVersion"] == "test.gatekeeper.sh/v1alpha1"
     for test in suite["tests"]:
         assert test["template"] in docs and test["constraint"] in docs
         for case in test.get("cases", []):
             assert case["object"] in docs, case
+            assert all(path in docs for path in case.get("inventory", [])), case
             assert all(isinstance(a["violations"], int) for a in case["assertions"])
 
 
@@ -232,30 +276,49 @@ def _case(suite: dict[str, Any], test: str, case: str) -> dict[str, Any]:
     return found
 
 
+def _asserted(suite: dict[str, Any], test: str, case: str) -> str | None:
+    """The message a case expects (unquoted from its Go regexp), or None when it expects no violation."""
+    assertions = _case(suite, test, case)["assertions"]
+    if assertions == [{"violations": 0}]:
+        return None
+    assert assertions[0] == {"violations": 1}
+    return re.sub(r"\\(.)", r"\1", assertions[1]["message"][1:-1])
+
+
 def test_suite_expectations_follow_psa(docs):
-    suite = docs["suite.yaml"]
-    ephemeral = _case(suite, "baseline", "update-ephemeral-privileged")["assertions"]
-    assert ephemeral[0]["violations"] >= 1
-    assert any("debugger" in a.get("message", "") for a in ephemeral)
-    assert _case(suite, "baseline", "update-labels-only")["assertions"] == [{"violations": 0}]
-    assert _case(suite, "baseline", "delete-privileged")["assertions"] == [{"violations": 0}]
-    assert _case(suite, "baseline", "pod-sysctl")["assertions"] == [{"violations": 0}]
-    pinned = [t for t in suite["tests"] if t["name"].startswith("baseline-v")]
-    assert [c["assertions"][0]["violations"] for c in pinned[0]["cases"]] == [0, 1]
-    (invalid,) = [t for t in suite["tests"] if t["name"] == "invalid-version"]
-    assert invalid["invalid"] is True
+    suite = _doc(docs, "suite.yaml")
+    ephemeral = _asserted(suite, "configured-enforce", "update-ephemeral-privileged")
+    assert ephemeral is not None and ephemeral.startswith('violates PodSecurity "restricted:latest": privileged (')
+    assert 'container "debugger"' in ephemeral
+    for quiet in ("update-labels-only", "update-status", "delete-privileged", "pod-exempt-user",
+                  "pod-exempt-namespace", "pod-exempt-runtime-class", "deployment-privileged"):  # fmt: skip
+        assert _asserted(suite, "configured-enforce", quiet) is None, quiet
+    assert _asserted(suite, "shipped-enforce", "pod-exempt-user") is not None  # no file: nobody is exempt
+    warned = _asserted(suite, "configured-warn", "deployment-privileged")
+    assert warned is not None and warned.startswith('would violate PodSecurity "restricted:latest": ')
+    assert _asserted(suite, "configured-warn", "pod-privileged-restricted") is None  # denied: PSA adds no warning
+    assert _asserted(suite, "configured-audit", "pod-privileged-restricted") is not None  # audit still records
+    future = _asserted(suite, "configured-enforce", "pod-future-version")
+    assert future is not None and future.startswith(f'violates PodSecurity "restricted:v1.{NEWEST_MINOR + 62}": ')
+    invalid = _asserted(suite, "shipped-enforce", "pod-invalid-labels")
+    assert invalid is not None and invalid.startswith('violates PodSecurity "restricted:latest": ')
+    unknown = _asserted(suite, "shipped-enforce", "pod-unknown-namespace")
+    assert unknown is not None and unknown.startswith('failed to lookup namespace "not-synced"')
+    assert _asserted(suite, "deny-workloads-enforce", "deployment-privileged") is not None
+    (invalid_version,) = [t for t in suite["tests"] if t["name"] == "invalid-version"]
+    assert invalid_version["invalid"] is True
 
 
 def test_significant_pod_update_mirrors_psa():
     pod = {"spec": {"containers": [{"name": "a", "image": "x"}], "ephemeralContainers": [{"name": "d", "image": "y"}]}}
     relabelled = {**pod, "metadata": {"labels": {"a": "b"}}}
-    assert not gk.significant_pod_update(relabelled, pod)
-    assert gk.significant_pod_update({"spec": {"containers": [{"name": "a", "image": "z"}]}}, {"spec": pod["spec"]})
-    assert gk.significant_pod_update({"spec": {**pod["spec"], "initContainers": [{"name": "i"}]}}, pod)
+    assert not significant_pod_update(relabelled, pod)
+    assert significant_pod_update({"spec": {"containers": [{"name": "a", "image": "z"}]}}, {"spec": pod["spec"]})
+    assert significant_pod_update({"spec": {**pod["spec"], "initContainers": [{"name": "i"}]}}, pod)
     added = {"spec": {**pod["spec"], "ephemeralContainers": [*pod["spec"]["ephemeralContainers"], {"name": "e"}]}}
-    assert gk.significant_pod_update(added, pod)
+    assert significant_pod_update(added, pod)
     changed = {"spec": {**pod["spec"], "ephemeralContainers": [{"name": "d", "image": "other"}]}}
-    assert gk.significant_pod_update(changed, pod)
+    assert significant_pod_update(changed, pod)
 
 
 # --- gator ---------------------------------------------------------------------------------------
@@ -267,82 +330,53 @@ def test_gator_verify_passes_on_the_generated_suite(gator, rendered, docs):
     assert proc.returncode == 0, out
     assert f"ok\t{rendered / 'suite.yaml'}" in out, out  # the suite ran (gator passes vacuously without one)
     assert "FAIL" not in out, out
-    cases = sum(len(t.get("cases", [])) for t in docs["suite.yaml"]["tests"])
+    cases = sum(len(t.get("cases", [])) for t in _doc(docs, "suite.yaml")["tests"])
     assert out.count("    --- PASS: ") == cases, out
     assert "--- PASS: invalid-version" in out, out
 
 
-@pytest.mark.parametrize("mutation", ["ephemeral-allowed", "invalid-version-valid"])
+@pytest.mark.parametrize("mutation", ["ephemeral-allowed", "exempt-user-denied", "invalid-version-valid"])
 def test_gator_verify_fails_on_a_wrong_expectation(gator, bundle, tmp_path, mutation):
     changed = dict(bundle)
+    suite = yaml.safe_load(bundle["suite.yaml"])
     if mutation == "ephemeral-allowed":
-        suite = yaml.safe_load(bundle["suite.yaml"])
-        _case(suite, "baseline", "update-ephemeral-privileged")["assertions"] = [{"violations": 0}]
-        changed["suite.yaml"] = yaml.safe_dump(suite, sort_keys=False)
+        _case(suite, "configured-enforce", "update-ephemeral-privileged")["assertions"] = [{"violations": 0}]
         expected = "--- FAIL: update-ephemeral-privileged"
+    elif mutation == "exempt-user-denied":
+        _case(suite, "configured-enforce", "pod-exempt-user")["assertions"] = [{"violations": 1}]
+        expected = "--- FAIL: pod-exempt-user"
     else:
         path = "samples/constraints/invalid-version.yaml"
-        changed[path] = bundle[path].replace(f'"{gk.INVALID_VERSION}"', '"v1.26"')
+        changed[path] = bundle[path].replace(f"enforce-version: {gk.INVALID_VERSION}", "enforce-version: v1.26")
         assert changed[path] != bundle[path]
         expected = "--- FAIL: invalid-version"
+    changed["suite.yaml"] = yaml.safe_dump(suite, sort_keys=False)
     proc = _run(gator, "verify", "-v", _write(changed, tmp_path))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert expected in out, out
 
 
-def test_ephemeral_container_update_is_denied_under_gator(gator, bundle, tmp_path):
-    """kubectl debug's UPDATE of pods/ephemeralcontainers, reviewed as Gatekeeper's webhook would.
-
-    ``gator test`` reviews plain objects with no operation; ``gator verify`` is where gator turns an
-    AdmissionReview into an admission request (pkg/gator/verify/runner.go), so the UPDATE is judged there.
-    """
-    sample = "samples/update-ephemeral-privileged.yaml"
-    review = yaml.safe_load(bundle[sample])
-    assert review["request"]["operation"] == "UPDATE"
-    assert review["request"]["subResource"] == "ephemeralcontainers"
-    assert not review["request"]["oldObject"]["spec"].get("ephemeralContainers")
-    files = {k: v for k, v in bundle.items() if k.startswith(("templates/", "constraints/"))}
-    files[sample] = bundle[sample]
-    files["suite.yaml"] = yaml.safe_dump({
-        "kind": "Suite",
-        "apiVersion": "test.gatekeeper.sh/v1alpha1",
-        "metadata": {"name": "ephemeral"},
-        "tests": [{
-            "name": "baseline",
-            "template": gk.template_path("baseline"),
-            "constraint": gk.constraint_path("baseline"),
-            "cases": [{
-                "name": "privileged-ephemeral-update",
-                "object": sample,
-                "assertions": [{"violations": "yes", "message": r'^privileged \(container "debugger"'}],
-            }],
-        }],
-    })  # fmt: skip
-    proc = _run(gator, "verify", "-v", _write(files, tmp_path))
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
-    assert "--- PASS: privileged-ephemeral-update" in out, out
-    # The shipped baseline Constraint denies (not warns), so Gatekeeper rejects the request.
-    assert yaml.safe_load(bundle[gk.constraint_path("baseline")])["spec"]["enforcementAction"] == "deny"
-
-
-def test_gator_test_denies_a_privileged_pod_with_the_bundle(gator, bundle, tmp_path):
-    files = {k: v for k, v in bundle.items() if k.startswith(("templates/", "constraints/"))}
-    files["pod.yaml"] = bundle["samples/pod-privileged.yaml"]
-    proc = _run(gator, "test", "--filename", _write(files, tmp_path), "--output", "json")
-    assert proc.returncode == 1, proc.stdout + proc.stderr  # baseline denies
-    results = yaml.safe_load(proc.stdout)
-    by_action = {(r["constraint"]["metadata"]["name"], r["enforcementAction"]) for r in results}
-    assert by_action == {("pss-baseline", "deny"), ("pss-restricted", "warn")}
-    details = [r["metadata"]["details"] for r in results if r["constraint"]["metadata"]["name"] == "pss-baseline"]
-    assert details == [{
-        "check": "privileged",
-        "level": "baseline",
-        "version": "latest",
-        "reason": "privileged",
-        "detail": 'container "app" must not set securityContext.privileged=true',
-    }]  # fmt: skip
+def test_gator_test_judges_by_the_namespaces_labels(gator, bundle):
+    """``gator test`` on the bundle, a labelled namespace and pods in it: enforce denies with PSA's message,
+    warn warns where only warn is set, and a namespace gator was not given is refused."""
+    stream = [bundle[gk.TEMPLATE_PATH], *(bundle[gk.constraint_path(m)] for m in MODES)]
+    labels = gk.sample_namespaces()
+    stream += [yaml.safe_dump(gk._namespace(n, labels[n])) for n in ("restricted", "warn-only")]
+    for name, namespace in (("a", "restricted"), ("b", "warn-only"), ("c", "elsewhere")):
+        pod = _privileged_pod()
+        pod["metadata"] = {"name": name, "namespace": namespace}
+        stream.append(yaml.safe_dump(pod))
+    proc = _run(gator, "test", "--output", "json", stdin="---\n".join(stream))
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # enforce denies
+    found = sorted((r["violatingObject"]["metadata"]["name"], r["constraint"]["metadata"]["name"],
+                    r["enforcementAction"], r["msg"].split(":")[0]) for r in json.loads(proc.stdout))  # fmt: skip
+    assert found == [
+        ("a", "pod-security-enforce", "deny", 'violates PodSecurity "restricted'),
+        ("b", "pod-security-audit", "dryrun", 'would violate PodSecurity "baseline'),
+        ("b", "pod-security-warn", "warn", 'would violate PodSecurity "baseline'),
+        ("c", "pod-security-enforce", "deny", 'failed to lookup namespace "elsewhere"'),
+    ]
 
 
 # --- the template's Rego in OPA, with Gatekeeper's input -----------------------------------------
@@ -351,47 +385,48 @@ def test_gator_test_denies_a_privileged_pod_with_the_bundle(gator, bundle, tmp_p
 @pytest.fixture(scope="module")
 def template_server(docs, opa_bin) -> Iterator[OpaServer]:
     with OpaServer(opa_bin) as server:
-        modules = {}
-        for level in gk.TEMPLATE_LEVELS:
-            source = _code(docs[gk.template_path(level)])["source"]
-            modules[f"{level}.rego"] = source["rego"]
-            modules.update({f"lib/{n}.rego": lib for n, lib in enumerate(source["libs"])})
+        source = _code(_doc(docs, gk.TEMPLATE_PATH))["source"]
+        modules = {"k8spodsecurity.rego": source["rego"]}
+        modules.update({f"lib/{n}.rego": lib for n, lib in enumerate(source["libs"])})
+        namespaces = {n: gk._namespace(n, labels) for n, labels in gk.sample_namespaces().items()}
+        modules["inventory.rego"] = f"package inventory.cluster.v1\n\nNamespace := {json.dumps(namespaces)}\n"
         server.load_policies(modules)
         yield server
 
 
-def _violations(server: OpaServer, level: str, review: dict[str, Any], version: str | None = "latest") -> list[Any]:
-    parameters = {} if version is None else {"version": version}
-    return server.query(f"k8spss{level}/violation", {"review": review, "parameters": parameters})
+def _violations(server: OpaServer, review: dict[str, Any], parameters: dict[str, Any]) -> list[Any]:
+    return server.query("k8spodsecurity/violation", {"review": review, "parameters": parameters})
+
+
+def test_every_case_of_every_configuration_is_psas_answer(template_server):
+    """The template's verdict, mode by mode, for each case under each sample configuration, is
+    generator.policy.admission's, message for message; gator verify then proves the same under Gatekeeper."""
+    compared = 0
+    for sample in gk.sample_configurations(parse_configuration(CONFIG), False):
+        for mode in MODES:
+            parameters = gk.constraint_parameters(sample.config, mode, deny_workloads=sample.deny_workloads)
+            for case in gk.cases():
+                review = {k: v for k, v in gk._admission_review(case)["request"].items() if k != "uid"}
+                got = [v["msg"] for v in _violations(template_server, review, parameters)]
+                want = case.decision(sample.config, sample.deny_workloads).message(mode)
+                assert got == ([] if want is None else [want]), (sample.name, mode, case.name)
+                compared += 1
+    assert compared == 3 * len(MODES) * len(gk.cases())
 
 
 @pytest.mark.parametrize("version", ["v1.026", f"v1.{2**63}"])  # a leading zero; a minor above Go's int
-def test_an_invalid_version_fails_closed(template_server, bundle, version):
-    compliant = yaml.safe_load(bundle["samples/pod-compliant.yaml"])
-    (violation,) = _violations(template_server, "baseline", gatekeeper_review(compliant), version)
+def test_an_invalid_default_version_fails_closed(template_server, version):
+    """The schema refuses such a Constraint; one that got past it (an older Gatekeeper) still refuses."""
+    parameters = gk.constraint_parameters(PSA_DEFAULTS, "enforce")
+    parameters["defaults"] = {**parameters["defaults"], "enforce": "baseline", "enforce-version": version}
+    compliant = gk._objects()["compliant"]
+    review = {"kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": "unlabelled", "object": compliant,
+              "operation": "CREATE"}  # fmt: skip
+    (violation,) = _violations(template_server, review, parameters)
     assert "invalid version" in violation["msg"] and version in violation["msg"]
     assert violation["details"]["error"] == violation["msg"]
-    assert _violations(template_server, "baseline", gatekeeper_review(compliant), None) == []  # default latest
-    # the largest minor PSA parses is valid, and judged by the newest rules
-    assert _violations(template_server, "baseline", gatekeeper_review(compliant), f"v1.{2**63 - 1}") == []
-
-
-def test_update_rules_match_the_python_mirror(template_server, bundle):
-    for sample in gk.samples():
-        if sample.object.get("kind") != "AdmissionReview":
-            continue
-        request = sample.object["request"]
-        review = {k: v for k, v in request.items() if k != "uid"}
-        for level in gk.TEMPLATE_LEVELS:
-            got = _violations(template_server, level, review)
-            want = gk.expected_violations(sample.object, level, "latest")
-            assert sorted(v["details"]["check"] for v in got) == sorted(v.check for v in want), sample.name
-    privileged = yaml.safe_load(bundle["samples/pod-privileged.yaml"])
-    status = {**gatekeeper_review(privileged, "UPDATE"), "subResource": "status", "oldObject": privileged}
-    assert _violations(template_server, "baseline", status) == []
-    image = {**privileged, "spec": {**privileged["spec"], "containers": [
-        {**privileged["spec"]["containers"][0], "image": "registry.example/app:2.0"}]}}  # fmt: skip
-    assert _violations(template_server, "baseline", {**gatekeeper_review(image, "UPDATE"), "oldObject": privileged})
+    parameters["defaults"]["enforce-version"] = f"v1.{2**63 - 1}"  # the largest minor PSA parses: the newest rules
+    assert _violations(template_server, review, parameters) == []
 
 
 # --- the engine ----------------------------------------------------------------------------------
@@ -439,8 +474,8 @@ def test_the_engine_is_the_default_and_runs_the_pinned_gatekeepers_modules(sprea
 
 def test_the_engine_reviews_every_pair_in_one_process(spread):
     """Every (level, version) at once, twice: one process, its Constraints made once, answers in order."""
-    requests = [(f.object, level, parse_version(f"v1.{m}")) for f in spread[:3] for level in gk.TEMPLATE_LEVELS
-                for m in range(gk.NEWEST_MINOR + 1)]  # fmt: skip
+    requests = [(f.object, level, parse_version(f"v1.{m}")) for f in spread[:3] for level in JUDGED_LEVELS
+                for m in range(NEWEST_MINOR + 1)]  # fmt: skip
     want = PythonEngine().evaluate_many(requests)
     with GatekeeperEngine() as engine:
         assert engine.evaluate_many(requests) == want
@@ -452,7 +487,7 @@ def test_the_engine_reviews_every_pair_in_one_process(spread):
 
 
 def test_a_dead_engine_fails_the_batch_and_the_next_starts_anew(bundle):
-    pod = yaml.safe_load(bundle["samples/pod-privileged.yaml"])
+    pod = _privileged_pod()
     request = [(pod, "baseline", parse_version("latest"))]
     with GatekeeperEngine() as engine:
         (first,) = engine.evaluate_many(request)
@@ -467,13 +502,13 @@ def test_a_dead_engine_fails_the_batch_and_the_next_starts_anew(bundle):
 
 
 def test_engine_raises_when_a_template_does_not_compile(bundle):
-    pod = yaml.safe_load(bundle["samples/pod-privileged.yaml"])
+    pod = _privileged_pod()
     for mode, expected in (
-        ("engine", "gatekeeper-engine did not start: .*k8spssbaseline"),
+        ("engine", "gatekeeper-engine did not start: .*k8spodsecurity"),
         ("gator", "gator test exited"),
     ):
         with GatekeeperEngine(mode) as engine:
-            path = gk.template_path("baseline")
+            path = gk.TEMPLATE_PATH
             engine._bundle = {
                 **engine._bundle,
                 path: engine._bundle[path].replace("violation contains", "violation cont"),
@@ -490,13 +525,18 @@ def test_an_unknown_mode_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("mode", ["engine", "gator"])
 def test_engine_refuses_objects_the_constraints_would_not_match(bundle, mode):
-    pod = {**yaml.safe_load(bundle["samples/pod-privileged.yaml"]), "apiVersion": "apps/v1"}
+    pod = {**_privileged_pod(), "apiVersion": "apps/v1"}
     with GatekeeperEngine(mode) as engine, pytest.raises(GatorError, match="not a kind the Constraints match"):
         engine.evaluate_many([(pod, "baseline", parse_version("latest"))])
 
 
-def test_a_response_without_check_details_raises():
-    from generator.engines.gatekeeper import _details
+def test_a_response_that_is_not_a_verdict_raises():
+    from generator.engines.gatekeeper import _violations
 
     with pytest.raises(GatorError, match="did not judge"):
-        _details({"msg": "rego_type_error: something", "details": {}}, "baseline", "latest")
+        _violations([{"msg": "rego_type_error: something", "details": {}}], "baseline", "latest")
+    verdict = {"mode": "enforce", "level": "baseline", "version": "latest", "violations": []}
+    with pytest.raises(GatorError, match="a verdict for enforce restricted:latest at baseline:latest"):
+        _violations([{"msg": "x", "details": {**verdict, "level": "restricted"}}], "baseline", "latest")
+    with pytest.raises(GatorError, match="2 responses"):
+        _violations([{"msg": "x", "details": verdict}] * 2, "baseline", "latest")

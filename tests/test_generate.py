@@ -66,3 +66,50 @@ def test_write_tree_replaces_the_whole_tree(tmp_path: Path) -> None:
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["c.txt"]
     assert (out / "c.txt").read_text() == "3\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folders left behind
+
+
+_CONFIG = """\
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: PodSecurity
+    configuration:
+      apiVersion: pod-security.admission.config.k8s.io/v1
+      kind: PodSecurityConfiguration
+      defaults: {enforce: baseline, warn: restricted}
+      exemptions: {usernames: [ci-bot], namespaces: [kube-system]}
+"""
+
+
+def test_generate_psa_config_renders_its_defaults_and_exemptions(tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / "admission.yaml"
+    config.write_text(_CONFIG, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["generate", "--out", str(out), "--psa-config", str(config), "--deny-workloads"])
+    assert result.exit_code == 0, result.output
+    enforce = yaml.safe_load((out / "gatekeeper/constraints/pod-security-enforce.yaml").read_text())
+    parameters = enforce["spec"]["parameters"]
+    assert parameters["defaults"]["enforce"] == "baseline" and parameters["defaults"]["warn"] == "restricted"
+    assert parameters["exemptions"]["usernames"] == ["ci-bot"] and parameters["denyWorkloads"] is True
+    written = yaml.safe_load((out / "gatekeeper/admission-configuration.yaml").read_text())
+    psc = written["plugins"][0]["configuration"]
+    assert psc["defaults"]["enforce"] == "baseline" and psc["exemptions"]["namespaces"] == ["kube-system"]
+    check = CliRunner().invoke(cli, ["generate", "--out", str(out), "--check", "--psa-config", str(config),
+                                     "--deny-workloads"])  # fmt: skip
+    assert check.exit_code == 0, check.output
+    assert CliRunner().invoke(cli, ["generate", "--out", str(out), "--check"]).exit_code == 1  # another bundle
+
+
+def test_generate_refuses_a_configuration_the_api_server_refuses(tmp_path: Path) -> None:
+    config = tmp_path / "admission.yaml"
+    config.write_text(_CONFIG.replace("enforce: baseline", "enforce: strict"), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["generate", "--out", str(out), "--psa-config", str(config)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"pssgen: error: {config}: plugins[PodSecurity].configuration: PodSecurity configuration error: "
+        "enforce: must be one of privileged, baseline, restricted"
+    ]
+    assert not out.exists()

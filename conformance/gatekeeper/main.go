@@ -4,7 +4,8 @@
 // It is the constraint framework's client with Gatekeeper's admission target and the drivers gator registers by
 // default (K8sNativeValidation, then Rego), at the versions the pinned Gatekeeper module selects; templates are
 // converted by gator's own reader and objects reviewed as gator reviews them (an AugmentedUnstructured with the
-// object's namespace, source Original, gator's enforcement point). JSON in, JSON out: no character can break a
+// object's namespace, source Original, gator's enforcement point), except that a request's namespace also reaches
+// Rego as input.review.namespaceObject, as Gatekeeper's webhook and audit give it. JSON in, JSON out: no character can break a
 // run, and nothing is re-read as YAML.
 //
 // Protocol, one JSON document per line:
@@ -314,7 +315,16 @@ func (e *engine) review(line []byte) answer {
 		Source:    mutationtypes.SourceTypeOriginal,
 		Operation: admissionv1.Operation(req.Operation),
 	}
-	responses, err := client.Review(context.Background(), augmented, reviews.EnforcementPoint(util.GatorEnforcementPoint))
+	opts := []reviews.ReviewOpt{reviews.EnforcementPoint(util.GatorEnforcementPoint)}
+	if ns != nil {
+		// input.review.namespaceObject, as Gatekeeper's webhook and audit give it (gator gives none).
+		nsMap, err := util.NamespaceToMap(ns)
+		if err != nil {
+			return fail("namespace: %v", err)
+		}
+		opts = append(opts, reviews.Namespace(nsMap))
+	}
+	responses, err := client.Review(context.Background(), augmented, opts...)
 	if err != nil {
 		return fail("reviewing %v %s/%s: %v", obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName(), err)
 	}

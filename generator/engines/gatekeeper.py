@@ -1,20 +1,25 @@
-"""The ``gatekeeper`` engine: objects judged by the generated ConstraintTemplates, as Gatekeeper judges them.
+"""The ``gatekeeper`` engine: objects judged by the generated ConstraintTemplate, as Gatekeeper judges them.
 
-Two paths run Gatekeeper's own code on the rendered bundle (the ConstraintTemplates
-and Constraints of ``out/gatekeeper``, as ``gatekeeper_bundle`` renders them):
+An object is judged at (level, version) by the bundle's enforce Constraint with that
+level and version as its defaults, in a namespace without PSA labels, with workloads
+enforced and nothing exempt: the template's own reading of PSA's admission, asked for
+exactly what PSA's EvaluatePod answers. Two paths run Gatekeeper's own code on the
+rendered bundle (``out/gatekeeper``, as ``gatekeeper_bundle`` renders it):
 
 * **engine** (the default): ``gatekeeper-engine`` (``conformance/gatekeeper``), one
   long-lived Go program on the constraint framework gator wraps, with Gatekeeper's
   admission target and gator's drivers, at the pinned Gatekeeper's versions. It
-  loads the templates and the shipped Constraints once, then reviews objects
+  loads the template and the shipped enforce Constraint once, then reviews objects
   streamed as JSON lines, each against the Constraint of its (level, version)
-  (created when first seen), as ``gator test`` reviews an object. JSON both ways:
+  (created when first seen), with the namespace as ``input.review.namespaceObject``,
+  as Gatekeeper's webhook gives it. JSON both ways:
   no character can break a run, and an object is decoded once per review, not
   once per Constraint of the run.
 * **gator** (``PSSGEN_GATEKEEPER_MODE=gator``, for debugging and for checking the
   engine against the tool users run): ``gator test -o json`` on a YAML stream of
-  the templates, one Constraint per (level, version) matching its objects through
-  a label, and the objects. gator's YAML reader refuses or folds some characters,
+  the template, one Constraint per (level, version) matching its objects through
+  a label, the namespace (gator's inventory, where the template then finds it) and
+  the objects, moved into that namespace. gator's YAML reader refuses or folds some characters,
   which are escaped for it (``_YAML_UNSAFE``), and its matcher decodes every object
   once per Constraint, so a batch spanning many pairs is slow.
 
@@ -22,10 +27,8 @@ and Constraints of ``out/gatekeeper``, as ``gatekeeper_bundle`` renders them):
 Gatekeeper's hook module, is gone: it existed because gator was slow, and the Go
 engine is Gatekeeper's own code at OPA's speed.)
 
-Both paths review with the shipped Constraint's ``match`` (its namespace
-exclusions dropped: the engine judges objects, not namespaces). The privileged
-level has no template: a namespace at privileged is one no Constraint matches, so
-its objects are allowed without a review.
+Both paths review with the shipped Constraint's ``match``. The privileged level
+allows everything, so its objects are allowed without a review.
 
 Nothing is written to disk, and every child dies with pssgen, also on SIGKILL
 (``generator.engines.children``): the engine process is tracked until closed; an
@@ -56,12 +59,13 @@ from generator.policy.model import Result, Violation
 from generator.policy.pod import API_GROUPS
 from generator.policy.registry import active_checks
 from generator.policy.versions import Version
-from generator.render.gatekeeper import (
-    TEMPLATE_LEVELS,
-    constraint_path,
-    gatekeeper_bundle,
-    template_path,
-)
+from generator.render.gatekeeper import TEMPLATE_PATH, constraint_path, gatekeeper_bundle
+
+# The template judges at a Constraint's defaults in a namespace without PSA labels: a request's level and version
+# are the enforce defaults, every workload is enforced, and nothing is exempt.
+JUDGED_LEVELS: tuple[str, ...] = ("baseline", "restricted")
+NAMESPACE = "pssgen-judged"
+_NAMESPACE_OBJECT: Mapping[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
 
 Mode = Literal["engine", "gator"]
 
@@ -101,6 +105,7 @@ def gatekeeper_review(obj: Mapping[str, Any], operation: str = "CREATE") -> dict
         "object": obj,
         "name": metadata.get("name", ""),
         "namespace": metadata.get("namespace", ""),
+        "namespaceObject": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         "operation": operation,
         "userInfo": {"username": "pssgen"},
     }
@@ -270,7 +275,7 @@ class GatekeeperEngine(EngineBase):
         self.workers = max(1, workers or os.cpu_count() or 1)  # gator runs at a time
         self.used: dict[str, int] = {"engine": 0, "gator": 0}  # objects judged per path, for reports
         self._bundle = gatekeeper_bundle()
-        self._constraints = {level: yaml.safe_load(self._bundle[constraint_path(level)]) for level in TEMPLATE_LEVELS}
+        self._shipped = cast(dict[str, Any], yaml.safe_load(self._bundle[constraint_path("enforce")]))
         self._children = Children()  # the gators running
         self._reviewer: _Reviewer | None = None
         try:
@@ -287,7 +292,7 @@ class GatekeeperEngine(EngineBase):
         for index, (obj, level, version) in enumerate(requests):
             if level == "privileged":
                 results[index] = Result(True, (), level, str(version))
-            elif level in TEMPLATE_LEVELS:
+            elif level in JUDGED_LEVELS:
                 _require_matched_kind(obj)
                 items.append(_Item(index, obj, level, version))
             else:
@@ -305,9 +310,9 @@ class GatekeeperEngine(EngineBase):
             self._reviewer = None
         self._children.cancel()
 
-    def _match(self, level: str) -> dict[str, Any]:
-        """The shipped Constraint's ``match``, without its namespace exclusions (objects are judged, not namespaces)."""
-        return {k: v for k, v in self._constraints[level]["spec"]["match"].items() if k != "excludedNamespaces"}
+    def _match(self) -> dict[str, Any]:
+        """The shipped enforce Constraint's ``match``."""
+        return dict(self._shipped["spec"]["match"])
 
     # -- gatekeeper-engine -----------------------------------------------------------------------
 
@@ -318,12 +323,10 @@ class GatekeeperEngine(EngineBase):
 
     def _engine(self) -> _Reviewer:
         if self._reviewer is None:
-            templates = [yaml.safe_load(self._bundle[template_path(level)]) for level in TEMPLATE_LEVELS]
-            constraints = {}
-            for level in TEMPLATE_LEVELS:
-                shipped = self._constraints[level]
-                constraints[level] = {**shipped, "spec": {**shipped["spec"], "match": self._match(level)}}
-            self._reviewer = _Reviewer(self._binary, {"templates": templates, "constraints": constraints})
+            templates = [yaml.safe_load(self._bundle[TEMPLATE_PATH])]
+            self._reviewer = _Reviewer(
+                self._binary, {"templates": templates, "constraints": {"enforce": self._shipped}}
+            )
         return self._reviewer
 
     def _via_engine(self, items: Sequence[_Item]) -> dict[int, list[Mapping[str, Any]]]:
@@ -339,7 +342,7 @@ class GatekeeperEngine(EngineBase):
                 raise GatorError(f"{_describe(item)}: Gatekeeper could not review it: {error}")
             for item, answer in zip(chunk, answers, strict=True):
                 version = str(item.version)
-                found[item.index] = [_details(r, item.level, version) for r in answer.get("results") or ()]
+                found[item.index] = _violations(answer.get("results") or [], item.level, version)
         return found
 
     # -- gator -----------------------------------------------------------------------------------
@@ -363,24 +366,24 @@ class GatekeeperEngine(EngineBase):
             except BaseException:  # Ctrl-C, SIGTERM, one run's failure: the others are not waited for
                 self._children.cancel()
                 raise
-        found: dict[int, list[Mapping[str, Any]]] = {}
+        responses: dict[int, list[Mapping[str, Any]]] = {}
+        levels = {item.index: (item.level, str(item.version)) for item in items}
         for answer in answers:
-            for index, details in answer:
-                found.setdefault(index, []).append(details)
-        return found
+            for index, response in answer:
+                responses.setdefault(index, []).append(response)
+        return {index: _violations(found, *levels[index]) for index, found in responses.items()}
 
     def _gator_run(self, groups: Sequence[tuple[tuple[str, str], Sequence[_Item]]]) -> list[tuple[int, Any]]:
         group_of: dict[str, tuple[str, str]] = {}
-        levels = sorted({level for (level, _), _ in groups})
         constraints: list[dict[str, Any]] = []
-        objects: list[dict[str, Any]] = []
+        objects: list[dict[str, Any]] = [dict(_NAMESPACE_OBJECT)]  # gator's inventory: where the labels are read
         for number, ((level, version), members) in enumerate(groups):
             group = f"g{number}"
             group_of[f"pssgen-{group}"] = (level, version)
             constraints.append(self._constraint(level, version, f"pssgen-{group}", group))
             objects.extend(_labelled(item, group) for item in members)
-        templates = "".join(f"---\n{self._bundle[template_path(level)]}\n" for level in levels)
-        answer = self._gator_test(templates + _documents(constraints) + _documents(objects))
+        template = f"---\n{self._bundle[TEMPLATE_PATH]}\n"
+        answer = self._gator_test(template + _documents(constraints) + _documents(objects))
         expected = {item.index: (level, version) for (level, version), members in groups for item in members}
         return [_gator_violation(entry, group_of, expected) for entry in answer]
 
@@ -389,13 +392,14 @@ class GatekeeperEngine(EngineBase):
 
         It warns instead of denying so that gator's exit status reports errors only.
         """
-        shipped = self._constraints[level]
-        match = {**self._match(level), "labelSelector": {"matchLabels": {GROUP_LABEL: group}}}
+        shipped = self._shipped
+        match = {**self._match(), "labelSelector": {"matchLabels": {GROUP_LABEL: group}}}
+        parameters = {**shipped["spec"]["parameters"], **_parameters(level, version)}
         return {
             "apiVersion": shipped["apiVersion"],
             "kind": shipped["kind"],
             "metadata": {"name": name},
-            "spec": {"enforcementAction": "warn", "match": match, "parameters": {"version": version}},
+            "spec": {"enforcementAction": "warn", "match": match, "parameters": parameters},
         }
 
     def _gator_test(self, stream: str) -> list[Mapping[str, Any]]:
@@ -422,13 +426,23 @@ class GatekeeperEngine(EngineBase):
         return answer
 
 
+def _parameters(level: str, version: str) -> dict[str, Any]:
+    """The Constraint parameters judging every object at ``level``:``version``, as PSA enforces on a Pod."""
+    privileged = {"audit": "privileged", "audit-version": "latest", "warn": "privileged", "warn-version": "latest"}
+    return {
+        "mode": "enforce",
+        "defaults": {"enforce": level, "enforce-version": version, **privileged},
+        "exemptions": {},
+        "denyWorkloads": True,
+    }
+
+
 def _request_line(item: _Item) -> bytes:
     """One request for gatekeeper-engine, without its leading ``{"id":N,`` (the reviewer numbers it)."""
+    request = {"constraint": "enforce", "parameters": _parameters(item.level, str(item.version)),
+               "namespace": _NAMESPACE_OBJECT, "object": item.obj}  # fmt: skip
     try:
-        body = json.dumps(
-            {"constraint": item.level, "parameters": {"version": str(item.version)}, "object": item.obj},
-            default=_json_default, separators=(",", ":"),
-        )  # fmt: skip
+        body = json.dumps(request, default=_json_default, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise GatorError(f"{_describe(item)} cannot be sent to Gatekeeper as JSON: {exc}") from exc
     return body[1:].encode() + b"\n"
@@ -455,9 +469,11 @@ def _require_matched_kind(obj: Mapping[str, Any]) -> None:
 
 
 def _labelled(item: _Item, group: str) -> dict[str, Any]:
-    """The object with the labels that route it to its group's Constraint and back to its request."""
+    """The object with the labels that route it to its group's Constraint and back to its request, in the namespace
+    whose labels the template reads (no check reads an object's own namespace)."""
     metadata = dict(item.obj.get("metadata") or {})
     metadata["labels"] = {**(metadata.get("labels") or {}), GROUP_LABEL: group, REQUEST_LABEL: str(item.index)}
+    metadata["namespace"] = NAMESPACE
     return {**item.obj, "metadata": metadata}
 
 
@@ -512,20 +528,28 @@ def _gator_violation(
     if expected.get(index) != (level, version):
         raise GatorError(f"constraint {constraint} matched request {index} of another group: {_short(entry)}")
     details = (entry.get("metadata") or {}).get("details")
-    return index, _details({"msg": entry.get("msg"), "details": details}, level, version)
+    return index, {"msg": entry.get("msg"), "details": details}
 
 
-def _details(response: Mapping[str, Any], level: str, version: str) -> Mapping[str, Any]:
-    """A template response's details, checked: a Rego error or a foreign violation raises."""
+def _violations(responses: Sequence[Mapping[str, Any]], level: str, version: str) -> list[Mapping[str, Any]]:
+    """The failed checks of the template's one response for an object, checked: a Rego error, a second response,
+    a verdict at another level or version, or a message that is not PSA's raises."""
+    if not responses:
+        return []
+    if len(responses) > 1:
+        raise GatorError(f"{len(responses)} responses for one object at {level}:{version}: {responses}")
+    response = responses[0]
     details = response.get("details")
-    if not isinstance(details, Mapping) or "check" not in details:
+    if not isinstance(details, Mapping) or not isinstance(details.get("violations"), list):
         raise GatorError(f"the template did not judge the object at {level}:{version}: {response.get('msg')}")
-    if details.get("level") != level or details.get("version") != version:
-        raise GatorError(f"a violation for {details.get('level')}:{details.get('version')} at {level}:{version}")
-    want = f"{details['reason']} ({details['detail']})" if details["detail"] else details["reason"]
-    if response.get("msg") != want:
-        raise GatorError(f"msg {response.get('msg')!r} is not PSA's reason (detail) {want!r}")
-    return details
+    if (details.get("mode"), details.get("level"), details.get("version")) != ("enforce", level, version):
+        raise GatorError(f"a verdict for {details.get('mode')} {details.get('level')}:{details.get('version')} "
+                         f"at {level}:{version}")  # fmt: skip
+    found: list[Mapping[str, Any]] = details["violations"]
+    shown = Result(False, tuple(Violation(d["check"], d["reason"], d["detail"]) for d in found), level, version)
+    if response.get("msg") != shown.message:
+        raise GatorError(f"msg {response.get('msg')!r} is not PSA's {shown.message!r}")
+    return found
 
 
 def _result(item: _Item, found: Sequence[Mapping[str, Any]]) -> Result:

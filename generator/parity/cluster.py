@@ -13,9 +13,10 @@ reaches admission at all; it is counted and named, not compared.
 - PSA side: the ``cluster`` engine (namespaces labelled ``enforce``/``warn`` with
   the level and version).
 - Gatekeeper side: a namespace with no PSA label (privileged: built-in PSA admits
-  everything) and one Constraint of the bundle's, for that level and version,
-  matching only that namespace. A denial lists ``[constraint] reason (detail)``
-  lines; each must be one of PSA's violations, and every violation must be there.
+  everything) and the bundle's enforce Constraint with that level and version as
+  its defaults (and workloads enforced, to compare them too), matching only that
+  namespace. A denial is ``[constraint] violates PodSecurity "<level>:<version>":
+  ...``, which must be PSA's message, byte for byte.
 """
 
 from __future__ import annotations
@@ -42,17 +43,19 @@ _GATEKEEPER_LINE = re.compile(r"^\[([^\]]+)\] (.*)$")
 PARITY_LABEL = {"pssgen.dev/parity": "gatekeeper"}
 
 
+ENFORCE_CONSTRAINT = "constraints/pod-security-enforce.yaml"
+
+
 def constraint_for(bundle: Path, level: str, version: str, namespace: str) -> dict[str, Any]:
-    """The bundle's Constraint for ``level``, at ``version``, denying, and matching only ``namespace``."""
-    path = bundle / "constraints" / f"{level}.yaml"
-    constraint = cast(dict[str, Any], yaml.safe_load(path.read_text(encoding="utf-8")))
-    constraint = copy.deepcopy(constraint)
+    """The bundle's enforce Constraint judging ``namespace`` (unlabelled) at ``level``:``version``, workloads too."""
+    path = bundle / ENFORCE_CONSTRAINT
+    constraint = copy.deepcopy(cast(dict[str, Any], yaml.safe_load(path.read_text(encoding="utf-8"))))
     constraint["metadata"] = {"name": namespace}
     spec = constraint["spec"]
     spec["enforcementAction"] = "deny"
-    spec["parameters"] = {**spec.get("parameters", {}), "version": version}
-    match = {k: v for k, v in spec["match"].items() if k != "excludedNamespaces"}
-    spec["match"] = {**match, "namespaces": [namespace]}
+    defaults = {**spec["parameters"]["defaults"], "enforce": level, "enforce-version": version}
+    spec["parameters"] = {**spec["parameters"], "defaults": defaults, "denyWorkloads": True}
+    spec["match"] = {**spec["match"], "namespaces": [namespace]}
     return constraint
 
 
@@ -162,7 +165,7 @@ def stored_forms(api: k8s.ApiClient, namespace: str, objects: Sequence[Mapping[s
 
 
 def gatekeeper_problem(answer: DryRun, want: OracleVerdict) -> str | None:
-    """Why Gatekeeper's answer is not PSA's verdict with every one of PSA's ``reason (detail)``, or None."""
+    """Why Gatekeeper's answer is not PSA's verdict with PSA's message, or None."""
     if want.allowed:
         return None if answer.status < 300 else f"Gatekeeper refused (HTTP {answer.status}): {answer.message}"
     if answer.status < 300:
@@ -170,9 +173,8 @@ def gatekeeper_problem(answer: DryRun, want: OracleVerdict) -> str | None:
     lines = gatekeeper_messages(answer.message)
     if lines is None:
         return f"refused, but not by Gatekeeper (HTTP {answer.status}): {answer.message}"
-    got = sorted(msg for _, msg in lines)
-    expected = sorted(f"{v.reason} ({v.detail})" if v.detail else v.reason for v in want.violations)
-    return None if got == expected else f"Gatekeeper said {got}; PSA {expected}"
+    got = [msg for _, msg in lines]
+    return None if got == [want.message] else f"Gatekeeper said {got}; PSA {want.message!r}"
 
 
 def oracle_on_stored(

@@ -300,6 +300,12 @@ def _review(obj: Mapping[str, Any]) -> dict[str, Any]:
         "operation": "CREATE",
         "name": metadata.get("name", ""),
         "namespace": metadata.get("namespace", "default"),
+        # Gatekeeper's webhook gives the namespace too; one without labels (PSA's defaults apply)
+        "namespaceObject": {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": metadata.get("namespace", "default")},
+        },
         "object": obj,
         "userInfo": {"username": "pssgen-conformance"},
         "dryRun": False,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from generator.policy.catalogue import catalogue_markdown
+from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.render.gatekeeper import gatekeeper_bundle
 from generator.render.rego import rego_modules
 
@@ -15,16 +17,19 @@ def docs_bundle() -> dict[str, str]:
     return {"controls.md": catalogue_markdown()}
 
 
-BUNDLES: tuple[tuple[str, Callable[[], dict[str, str]]], ...] = (
-    ("rego", rego_modules),
-    ("gatekeeper", gatekeeper_bundle),
-    ("docs", docs_bundle),
-)
+def bundles(
+    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+) -> tuple[tuple[str, Callable[[], dict[str, str]]], ...]:
+    """Each bundle's folder and renderer; the Gatekeeper bundle is rendered for PSA's configuration."""
+    gatekeeper = partial(gatekeeper_bundle, config, deny_workloads=deny_workloads, source=source)
+    return (("rego", rego_modules), ("gatekeeper", gatekeeper), ("docs", docs_bundle))
 
 
-def render_all() -> dict[str, str]:
-    """Every generated file, keyed by its path under ``out/``; byte-identical for the same checks."""
+def render_all(
+    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+) -> dict[str, str]:
+    """Every generated file, keyed by its path under ``out/``; byte-identical for the same checks and configuration."""
     rendered: dict[str, str] = {}
-    for folder, render in BUNDLES:
+    for folder, render in bundles(config, deny_workloads=deny_workloads, source=source):
         rendered.update({f"{folder}/{path}": text for path, text in render().items()})
     return dict(sorted(rendered.items()))

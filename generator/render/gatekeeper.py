@@ -1,19 +1,24 @@
-"""The Gatekeeper bundle under ``out/gatekeeper``: ConstraintTemplates, Constraints, kustomization, gator suite.
+"""The Gatekeeper bundle under ``out/gatekeeper``: one ConstraintTemplate, a Constraint per PSA mode, the PSA
+configuration it is equivalent to, and a gator suite.
 
-Why one template per level with the version as a parameter: PSA pins a
-namespace to ``level:version``; a Constraint pins the same pair, so a cluster
-can run ``baseline:latest`` and ``restricted:v1.30`` side by side with two
-Constraints and no second copy of the Rego.
+Why one template whose level comes from the namespace: a cluster configured
+with PSA does not run one level everywhere; each namespace's
+``pod-security.kubernetes.io/*`` labels pick the level and version per mode,
+with the configuration file's defaults for the rest. The template reads them
+with PSA's own rules (``lib/pss/admission.rego``), so moving from PSA to
+Gatekeeper changes nothing a namespace sees. The three Constraints are PSA's
+three modes: enforce denies, warn warns, audit reports (dryrun).
 
 Why the libs are ``rego_modules()`` output verbatim: Gatekeeper compiles each
 template with its own copy of its libs, and a copy made by hand would drift
 (gatekeeper-library's one flaw). Here the libs are the very text written to
 ``out/rego/lib``; the tests compare them.
 
-Why the suite's expectations come from ``generator.policy.evaluate``: a count typed by
-hand proves only that two people agreed. Each sample is also checked here to
-do what its description claims (allowed where it says so, denied where it says
-so), so a change in the checks cannot silently turn a sample into a no-op.
+Why the suite's expectations come from ``generator.policy.admission``: a count
+typed by hand proves only that two people agreed. Each sample configuration
+is also checked here to show what it claims (every mode both allows and
+reports, every exemption exempts), so a change in the checks cannot silently
+turn the suite into a no-op.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -29,62 +34,45 @@ import jinja2
 import yaml
 
 from generator import __version__
-from generator.policy.evaluate import evaluate
+from generator.policy.admission import (
+    IGNORED_POD_SUBRESOURCES,
+    UNKNOWN_NAMESPACE,
+    WORKLOAD_KINDS,
+    Decision,
+    Request,
+    admit,
+)
 from generator.policy.fields import INT64
-from generator.policy.model import Violation
+from generator.policy.namespaces import LABEL_PREFIX, MODES, LevelVersion, NamespacePolicy
 from generator.policy.pod import API_GROUPS, EVALUATED_KINDS
+from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.registry import CHECKS
-from generator.policy.versions import NEWEST_MINOR, VERSION_PATTERN, Version
+from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, parse_version
 from generator.render.environment import environment
 from generator.render.literals import HEADER, rego_literal
 from generator.render.rego import rego_modules
 
-# Levels with a template; privileged allows everything, so "privileged" is simply no Constraint.
-TEMPLATE_LEVELS: tuple[str, ...] = ("baseline", "restricted")
-
-# PSA admission.go ignoredPodSubresources: Pod subresources that cannot change the pod spec.
-# Every other Pod subresource (ephemeralcontainers, resize) carries a Pod and is judged.
-IGNORED_POD_SUBRESOURCES: frozenset[str] = frozenset(
-    {"exec", "attach", "binding", "eviction", "log", "portforward", "proxy", "status"}
-)
-
-# Why each shipped Constraint enforces as it does; written into its YAML as a comment.
-ENFORCEMENT: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "baseline": (
-        "deny",
-        (
-            "enforcementAction deny: baseline only forbids known privilege escalations",
-            "(privileged, host namespaces, hostPath, dangerous capabilities, ...), so",
-            "ordinary workloads pass it; this mirrors the common PSA setup of",
-            "enforce=baseline. Workloads are denied too (PSA only warns for them and",
-            "rejects their Pods later), so the error reaches whoever applies the",
-            "Deployment instead of a ReplicaSet's events.",
-        ),
-    ),
-    "restricted": (
-        "warn",
-        (
-            "enforcementAction warn: restricted needs every pod to run as non-root,",
-            "drop ALL capabilities and set a seccomp profile, which most existing",
-            "workloads do not yet do. warn reports violations to the client (kubectl",
-            "prints them) and to audit without blocking, like PSA's warn=restricted;",
-            "switch to deny once audit shows no violations.",
-        ),
-    ),
-}
-
-# Why these namespaces are excluded; written into each Constraint's YAML.
-EXCLUDED_NAMESPACES: tuple[str, ...] = ("kube-system", "gatekeeper-system")
-EXCLUSION_COMMENT: tuple[str, ...] = (
-    "excludedNamespaces: kube-system runs control-plane and node components",
-    "(kube-proxy, CNI and CSI daemons) that need host namespaces, hostPath and",
-    "privileges by design; gatekeeper-system holds Gatekeeper itself, and a",
-    "policy that blocked its own pods could leave the webhook unable to start.",
-    "PSA exempts such namespaces the same way (exemptions.namespaces).",
-)
-
+TEMPLATE_KIND = "K8sPodSecurity"
+TEMPLATE_NAME = TEMPLATE_KIND.lower()  # Gatekeeper requires metadata.name to be the lower-cased kind
+TEMPLATE_PATH = f"templates/{TEMPLATE_NAME}.yaml"
+# Each PSA mode and the enforcementAction that gives its effect in Gatekeeper.
+MODE_ACTIONS: Mapping[str, str] = {"enforce": "deny", "warn": "warn", "audit": "dryrun"}
+ADMISSION_CONFIGURATION_PATH = "admission-configuration.yaml"
+SYNC_CONFIG_PATH = "samples/sync-namespaces.yaml"
+NAMESPACES_PATH = "samples/namespaces.yaml"
 SUITE_PATH = "suite.yaml"
 KUSTOMIZATION_PATH = "kustomization.yaml"
+INVALID_VERSION = "v1.026"  # a leading zero: PSA's parser refuses it, and so must the schema
+
+_PSC_API_VERSION = "pod-security.admission.config.k8s.io/v1"
+
+
+def constraint_name(mode: str) -> str:
+    return f"pod-security-{mode}"
+
+
+def constraint_path(mode: str) -> str:
+    return f"constraints/{constraint_name(mode)}.yaml"
 
 
 # --- view models ---------------------------------------------------------------------------------
@@ -102,74 +90,28 @@ def schema_version_pattern() -> str:
     return f"^(latest|{VERSION_PATTERN[1:-1]})$"
 
 
-def template_kind(level: str) -> str:
-    return f"K8sPSS{level.capitalize()}"
-
-
-def template_name(level: str) -> str:
-    """Gatekeeper requires ``metadata.name`` to be the lower-cased kind."""
-    return template_kind(level).lower()
-
-
-def template_path(level: str) -> str:
-    return f"templates/{template_name(level)}.yaml"
-
-
-def constraint_path(level: str) -> str:
-    return f"constraints/{level}.yaml"
-
-
 @dataclass(frozen=True)
 class RegoView:
-    """What the template's entry module needs: its package, level, PSA's ignored subresources, and the int64
-    limits as Gatekeeper's driver rounds them."""
+    """What the template's entry module needs, as finished Rego literals and text."""
 
-    level: str
+    package: str
+    kind: str
     ignored_subresources: str  # Rego set literal
     ignored_subresources_text: str
+    workload_kinds: str  # Rego set literal
+    workload_kinds_text: str
     rounded_int64_limits: str  # Rego array literal of [rounded, limit] pairs
-
-    @property
-    def package(self) -> str:
-        return template_name(self.level)
+    unknown_namespace: str  # a Go format with one %q: the namespace
 
 
 @dataclass(frozen=True)
 class TemplateView:
-    level: str
+    kind: str
+    name: str
     rego: str
     libs: tuple[str, ...]
-    version_pattern: str  # quoted YAML scalar
+    schema: str  # the parameters' openAPIV3Schema, as block YAML
     bundle_version: str  # quoted YAML scalar
-
-    @property
-    def kind(self) -> str:
-        return template_kind(self.level)
-
-    @property
-    def name(self) -> str:
-        return template_name(self.level)
-
-
-@dataclass(frozen=True)
-class MatchKindsView:
-    api_group: str  # quoted YAML scalar
-    kinds: str  # a YAML flow sequence
-
-
-@dataclass(frozen=True)
-class ConstraintView:
-    level: str
-    name: str
-    enforcement_action: str
-    version: str  # quoted YAML scalar
-    kinds: tuple[MatchKindsView, ...]
-    excluded_namespaces: str  # a YAML flow sequence
-    comment: tuple[str, ...]
-
-    @property
-    def kind(self) -> str:
-        return template_kind(self.level)
 
 
 @dataclass(frozen=True)
@@ -182,6 +124,7 @@ class AssertionView:
 class CaseView:
     name: str
     object: str
+    inventory: tuple[str, ...]
     assertions: tuple[AssertionView, ...]
 
 
@@ -196,14 +139,10 @@ class SuiteTestView:
 
 @dataclass(frozen=True)
 class DocumentView:
-    """A YAML document dumped in Python (samples), with its comment lines."""
+    """A YAML document dumped in Python, with its comment lines."""
 
     comment: tuple[str, ...]
     body: str
-
-
-def _flow(items: Sequence[str]) -> str:
-    return "[" + ", ".join(yaml_string(i) for i in items) + "]"
 
 
 def lib_modules() -> dict[str, str]:
@@ -211,14 +150,14 @@ def lib_modules() -> dict[str, str]:
     return {path: text for path, text in rego_modules().items() if path.startswith("lib/")}
 
 
-def match_kinds() -> tuple[MatchKindsView, ...]:
+def match_kinds() -> list[dict[str, Any]]:
     """Pods and every pod-template workload, grouped by API group; refuses kinds it has no group for."""
     if set(API_GROUPS) != set(EVALUATED_KINDS):
         raise ValueError(f"API_GROUPS {sorted(API_GROUPS)} must list exactly the kinds {sorted(EVALUATED_KINDS)}")
     groups: dict[str, list[str]] = {}
     for kind, group in API_GROUPS.items():
         groups.setdefault(group, []).append(kind)
-    return tuple(MatchKindsView(yaml_string(g), _flow(kinds)) for g, kinds in groups.items())
+    return [{"apiGroups": [group], "kinds": kinds} for group, kinds in groups.items()]
 
 
 def rounded_int64_limits() -> tuple[tuple[int, int], ...]:
@@ -240,89 +179,211 @@ def rounded_int64_limits() -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def rego_view(level: str) -> RegoView:
+def rego_view() -> RegoView:
     return RegoView(
-        level=level,
+        package=TEMPLATE_NAME,
+        kind=TEMPLATE_KIND,
         ignored_subresources=rego_literal(IGNORED_POD_SUBRESOURCES, inline_from=0),
         ignored_subresources_text=", ".join(sorted(IGNORED_POD_SUBRESOURCES)),
+        workload_kinds=rego_literal(WORKLOAD_KINDS, inline_from=0),
+        workload_kinds_text=", ".join(sorted(WORKLOAD_KINDS)),
         rounded_int64_limits=rego_literal([list(pair) for pair in rounded_int64_limits()], inline_from=0),
+        unknown_namespace=UNKNOWN_NAMESPACE,
     )
 
 
-def entry_module(env: jinja2.Environment, level: str) -> str:
-    """The template's own Rego (its ``violation`` rule); the checks live in the libs."""
-    return _render(env, "gatekeeper/violation.rego.j2", template=rego_view(level))
+def entry_module(env: jinja2.Environment) -> str:
+    """The template's own Rego (its ``violation`` rule); the checks and PSA's admission rules live in the libs."""
+    return _render(env, "gatekeeper/podsecurity.rego.j2", template=rego_view())
 
 
-def template_view(env: jinja2.Environment, level: str) -> TemplateView:
+def parameters_schema() -> dict[str, Any]:
+    """The Constraint parameters, with PSA's own syntax for levels and versions: a bad one is refused at apply."""
+    level = {"type": "string", "enum": list(LEVELS)}
+    version = {"type": "string", "pattern": schema_version_pattern()}
+    names = {"type": "array", "items": {"type": "string"}}
+    defaults = {
+        key: {**(version if key.endswith("-version") else level)} for mode in MODES for key in (mode, f"{mode}-version")
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "mode": {
+                "type": "string",
+                "enum": list(MODE_ACTIONS),
+                "description": "Which PSA mode this Constraint is: enforce (deny), warn, audit (dryrun).",
+            },
+            "defaults": {
+                "type": "object",
+                "description": "PSA's defaults, as in its configuration file: the level and version of each "
+                "mode for a namespace without that label.",
+                "properties": defaults,
+            },
+            "exemptions": {
+                "type": "object",
+                "description": "PSA's exemptions, as in its configuration file (exact names).",
+                "properties": {"usernames": names, "runtimeClasses": names, "namespaces": names},
+            },
+            "denyWorkloads": {
+                "type": "boolean",
+                "description": "Enforce on workloads (Deployment, CronJob, ...) too; PSA only warns and audits them.",
+            },
+        },
+    }
+
+
+def template_view(env: jinja2.Environment) -> TemplateView:
+    schema = yaml.safe_dump(parameters_schema(), sort_keys=False, default_flow_style=False, width=120)
     return TemplateView(
-        level=level,
-        rego=entry_module(env, level),
+        kind=TEMPLATE_KIND,
+        name=TEMPLATE_NAME,
+        rego=entry_module(env),
         libs=tuple(lib_modules().values()),
-        version_pattern=yaml_string(schema_version_pattern()),
+        schema=schema,
         bundle_version=yaml_string(__version__),
     )
 
 
-def constraint_view(
-    level: str, *, name: str | None = None, version: str = "latest", purpose: Sequence[str] = ()
-) -> ConstraintView:
-    """A Constraint for ``level`` at ``version``; the shipped ones explain their choices in a comment."""
-    action, why = ENFORCEMENT[level]
-    return ConstraintView(
-        level=level,
-        name=name or f"pss-{level}",
-        enforcement_action=action,
-        version=yaml_string(version),
-        kinds=match_kinds(),
-        excluded_namespaces=_flow(EXCLUDED_NAMESPACES),
-        comment=(*purpose, *([""] if purpose else []), *why, "", *EXCLUSION_COMMENT),
+# --- Constraints and the PSA configuration -------------------------------------------------------
+
+
+def defaults_data(policy: NamespacePolicy) -> dict[str, str]:
+    """The defaults as PSA's configuration file spells them (``enforce``, ``enforce-version``, ...)."""
+    data: dict[str, str] = {}
+    for mode in MODES:
+        lv: LevelVersion = getattr(policy, mode)
+        data[mode], data[f"{mode}-version"] = lv.level, str(lv.version)
+    return data
+
+
+def constraint_parameters(config: PsaConfiguration, mode: str, *, deny_workloads: bool = False) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "mode": mode,
+        "defaults": defaults_data(config.defaults),
+        "exemptions": {
+            "usernames": list(config.usernames),
+            "runtimeClasses": list(config.runtime_classes),
+            "namespaces": list(config.namespaces),
+        },
+    }
+    if deny_workloads:
+        parameters["denyWorkloads"] = True
+    return parameters
+
+
+def constraint(config: PsaConfiguration, mode: str, *, name: str | None = None, deny_workloads: bool = False
+               ) -> dict[str, Any]:  # fmt: skip
+    """The Constraint for one of PSA's modes under ``config``, matching every kind PSA judges."""
+    return {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": TEMPLATE_KIND,
+        "metadata": {"name": name or constraint_name(mode)},
+        "spec": {
+            "enforcementAction": MODE_ACTIONS[mode],
+            "match": {"kinds": match_kinds()},
+            "parameters": constraint_parameters(config, mode, deny_workloads=deny_workloads),
+        },
+    }
+
+
+def admission_configuration(config: PsaConfiguration) -> dict[str, Any]:
+    """The kube-apiserver ``--admission-control-config-file`` that makes built-in PSA judge as the bundle does."""
+    exemptions = {
+        "usernames": list(config.usernames),
+        "runtimeClasses": list(config.runtime_classes),
+        "namespaces": list(config.namespaces),
+    }
+    psc = {"apiVersion": _PSC_API_VERSION, "kind": "PodSecurityConfiguration",
+           "defaults": defaults_data(config.defaults), "exemptions": exemptions}  # fmt: skip
+    return {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [{"name": "PodSecurity", "configuration": psc}],
+    }
+
+
+def sync_config() -> dict[str, Any]:
+    """Gatekeeper's sync Config replicating Namespaces into data.inventory, the template's fallback."""
+    return {
+        "apiVersion": "config.gatekeeper.sh/v1alpha1",
+        "kind": "Config",
+        "metadata": {"name": "config", "namespace": "gatekeeper-system"},
+        "spec": {"sync": {"syncOnly": [{"group": "", "version": "v1", "kind": "Namespace"}]}},
+    }
+
+
+_MODE_COMMENT: Mapping[str, tuple[str, ...]] = {
+    "enforce": (
+        "PSA's enforce mode: a Pod the namespace's enforce level forbids is denied with",
+        "PSA's message. Workloads are not enforced (PSA only warns and audits them)",
+        "unless parameters.denyWorkloads is true (pssgen generate --deny-workloads).",
+    ),
+    "warn": (
+        "PSA's warn mode: kubectl prints PSA's warning for a Pod or workload the",
+        "namespace's warn level forbids, when the request is otherwise allowed.",
+    ),
+    "audit": (
+        "PSA's audit mode: Gatekeeper's audit lists every stored Pod and workload the",
+        "namespace's audit level forbids (kubectl get k8spodsecurity pod-security-audit",
+        "-o yaml, status.violations), with PSA's audit-violations text.",
+    ),
+}
+
+
+def _configuration_comment(config: PsaConfiguration, source: str) -> tuple[str, ...]:
+    d = config.defaults
+    listed = [f"{what} {', '.join(names)}" for what, names in (
+        ("usernames", config.usernames), ("runtimeClasses", config.runtime_classes), ("namespaces", config.namespaces),
+    ) if names]  # fmt: skip
+    return (
+        f"From {source}: a namespace without PSA labels is {d.enforce} in enforce, {d.audit} in audit",
+        f"and {d.warn} in warn; exempt: {'; '.join(listed) or 'nothing'}.",
     )
 
 
 # --- samples and the suite -----------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Sample:
-    """One object the suite reviews (a Kubernetes object or an AdmissionReview) and what it shows."""
-
-    name: str
-    description: str
-    object: Mapping[str, Any]
-
-    @property
-    def path(self) -> str:
-        return f"samples/{self.name}.yaml"
-
-
-@dataclass(frozen=True)
-class PinnedTest:
-    """A Constraint pinned to an older version, and the samples whose verdict the pin changes."""
-
-    level: str
-    version: str
-    samples: tuple[str, ...]
-    why: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.level}-{self.version}"
-
-    @property
-    def constraint_path(self) -> str:
-        return f"samples/constraints/{self.name}.yaml"
-
-
-NAMESPACE = "default"
 IMAGE = "registry.example/app:1.0"
+EXEMPT_USER = "ci-bot"
+EXEMPT_RUNTIME_CLASS = "kata"
+EXEMPT_NAMESPACE = "kube-system"
+UNKNOWN = "not-synced"
+USER = "jane@example.com"
 
 
-def _pod(name: str, spec: Mapping[str, Any], *, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": NAMESPACE}
+def _sysctl_pin() -> tuple[str, str]:
+    """A sysctl the newest version allows and the version before its first addition forbids, from the data."""
+    (check,) = [c for c in CHECKS if c.id == "sysctls"]
+    first_change = check.versions[1]
+    before = check.version_at(first_change.minimum_minor - 1)
+    newest = check.version_at(NEWEST_MINOR)
+    assert before is not None and newest is not None
+    added = [s for s in newest.allowed["sysctls"] if s not in before.allowed["sysctls"]]
+    return added[0], f"v1.{first_change.minimum_minor - 1}"
+
+
+def sample_namespaces() -> dict[str, dict[str, str]]:
+    """The namespaces the suite's requests are made in, by their PSA labels (gator's inventory)."""
+    _, sysctl_version = _sysctl_pin()
+    p = LABEL_PREFIX
+    return {
+        "unlabelled": {},
+        "restricted": {f"{p}enforce": "restricted"},
+        "baseline-warn-restricted": {f"{p}enforce": "baseline", f"{p}warn": "restricted", f"{p}audit": "restricted"},
+        "warn-only": {f"{p}warn": "baseline", f"{p}audit": "baseline"},
+        "baseline-pinned": {f"{p}enforce": "baseline", f"{p}enforce-version": sysctl_version},
+        "restricted-v1-24": {f"{p}enforce": "restricted", f"{p}enforce-version": "v1.24"},
+        "invalid-labels": {f"{p}enforce": "strict", f"{p}audit-version": INVALID_VERSION},
+        "future": {f"{p}enforce": "restricted", f"{p}enforce-version": f"v1.{NEWEST_MINOR + 62}"},
+        EXEMPT_NAMESPACE: {f"{p}enforce": "restricted"},
+    }
+
+
+def _namespace(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
     if labels:
         metadata["labels"] = dict(labels)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": dict(spec)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
 
 def _container(name: str = "app", image: str = IMAGE, **security_context: Any) -> dict[str, Any]:
@@ -343,51 +404,16 @@ def _privileged_spec() -> dict[str, Any]:
     return spec
 
 
-def _admission_review(
-    name: str, operation: str, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None, subresource: str = ""
-) -> dict[str, Any]:
-    """An AdmissionReview of a Pod as the API server sends it; gator verify takes these as objects."""
-    request: dict[str, Any] = {
-        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://pssgen.invalid/samples/{name}")),  # stable
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "name": (obj or old or {})["metadata"]["name"],
-        "namespace": NAMESPACE,
-        "operation": operation,
-        "userInfo": {"username": "jane@example.com", "groups": ["system:authenticated"]},
-    }
-    if subresource:
-        request["subResource"] = subresource
-    if obj is not None:
-        request["object"] = dict(obj)
-    if old is not None:
-        request["oldObject"] = dict(old)
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+def _pod(name: str, spec: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if labels:
+        metadata["labels"] = dict(labels)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": dict(spec)}
 
 
-def _changed_sysctl() -> tuple[str, str]:
-    """A sysctl the newest version allows and the version before its first addition forbids, from the data."""
-    (check,) = [c for c in CHECKS if c.id == "sysctls"]
-    first_change = check.versions[1]
-    before = check.version_at(first_change.minimum_minor - 1)
-    newest = check.version_at(NEWEST_MINOR)
-    assert before is not None and newest is not None
-    added = [s for s in newest.allowed["sysctls"] if s not in before.allowed["sysctls"]]
-    return added[0], f"v1.{first_change.minimum_minor - 1}"
-
-
-def samples() -> tuple[Sample, ...]:
-    """The suite's objects; stable names and content, so the bundle is byte-identical run to run."""
-    sysctl, _ = _changed_sysctl()
-    compliant = _pod("compliant", _compliant_spec())
-    privileged = _pod("privileged", _privileged_spec())
-    running = _pod("debug-target", _compliant_spec())
-    debugged = _pod("debug-target", {
-        **_compliant_spec(),
-        "ephemeralContainers": [
-            _container("debugger", "registry.example/debug:1.0", privileged=True, allowPrivilegeEscalation=True)
-        ],
-    })  # fmt: skip
+def _objects() -> dict[str, dict[str, Any]]:
+    """The objects the suite's requests carry, by name."""
+    sysctl, _ = _sysctl_pin()
     sysctl_spec = _compliant_spec()
     sysctl_spec["securityContext"] = {**sysctl_spec["securityContext"], "sysctls": [{"name": sysctl, "value": "1"}]}
     host_spec = {**_compliant_spec(), "hostNetwork": True, "hostPID": True, "restartPolicy": "OnFailure"}
@@ -396,112 +422,214 @@ def samples() -> tuple[Sample, ...]:
         "securityContext": {"runAsNonRoot": True},
         "containers": [{"name": "app", "image": "registry.example/win-app:1.0"}],
     }
+    debugger = _container("debugger", "registry.example/debug:1.0", privileged=True, allowPrivilegeEscalation=True)
+    debugged = {**_compliant_spec(), "ephemeralContainers": [debugger]}
+    return {
+        "compliant": _pod("compliant", _compliant_spec()),
+        "privileged": _pod("privileged", _privileged_spec()),
+        "privileged-relabelled": _pod("privileged", _privileged_spec(), {"team": "a"}),
+        "defaults": _pod("defaults", {"containers": [{"name": "app", "image": IMAGE}]}),
+        "kata": _pod("kata", {**_privileged_spec(), "runtimeClassName": EXEMPT_RUNTIME_CLASS}),
+        "sysctl": _pod("sysctl", sysctl_spec),
+        "windows": _pod("windows", windows_spec),
+        "debug-target": _pod("debug-target", _compliant_spec()),
+        "debugged": _pod("debug-target", debugged),
+        "deployment-privileged": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "privileged"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "privileged"}},
+                "template": {"metadata": {"labels": {"app": "privileged"}}, "spec": _privileged_spec()},
+            },
+        },
+        "cronjob-host-namespaces": {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "host-namespaces"},
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": host_spec}}}},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    """One admission request of the suite, and what it shows."""
+
+    name: str
+    description: str
+    obj: str  # a key of _objects()
+    namespace: str
+    operation: str = "CREATE"
+    username: str = USER
+    subresource: str = ""
+    old: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"samples/{self.name}.yaml"
+
+    def request(self) -> Request:
+        objects = _objects()
+        old = objects[self.old] if self.old else None
+        obj = objects[self.obj] if self.operation != "DELETE" else {}
+        if self.operation == "DELETE":
+            assert old is not None
+            return Request(old, self.namespace, self.operation, self.username, self.subresource, old)
+        return Request(obj, self.namespace, self.operation, self.username, self.subresource, old)
+
+    def decision(self, config: PsaConfiguration, deny_workloads: bool = False) -> Decision:
+        labels = sample_namespaces().get(self.namespace)
+        return admit(self.request(), labels, config, namespace_known=labels is not None,
+                     deny_workloads=deny_workloads)  # fmt: skip
+
+
+def cases() -> tuple[Case, ...]:
+    sysctl, sysctl_version = _sysctl_pin()
     return (
-        Sample("pod-compliant", "A Pod that meets restricted at every version.", compliant),
-        Sample("pod-privileged", "A privileged container: denied at baseline and restricted.", privileged),
-        Sample(
-            "pod-restricted-violation",
-            "A Pod with no security settings: allowed at baseline, denied at restricted.",
-            _pod("defaults", {"containers": [{"name": "app", "image": IMAGE}]}),
-        ),
-        Sample(
-            "deployment-privileged",
-            "A Deployment whose pod template is privileged: judged through its template.",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "privileged", "namespace": NAMESPACE},
-                "spec": {
-                    "selector": {"matchLabels": {"app": "privileged"}},
-                    "template": {"metadata": {"labels": {"app": "privileged"}}, "spec": _privileged_spec()},
-                },
+        Case("pod-compliant", "A Pod meeting restricted at every version.", "compliant", "restricted"),
+        Case("pod-privileged-unlabelled", "A privileged Pod in a namespace without labels: the defaults.",
+             "privileged", "unlabelled"),
+        Case("pod-privileged-restricted", "A privileged Pod where enforce=restricted: denied, so no warning.",
+             "privileged", "restricted"),
+        Case("pod-defaults-warned", "A Pod with no security settings where enforce=baseline, warn=restricted.",
+             "defaults", "baseline-warn-restricted"),
+        Case("pod-privileged-warn-only", "A privileged Pod where only warn and audit are set: allowed, warned.",
+             "privileged", "warn-only"),
+        Case("deployment-privileged", "A privileged Deployment where enforce=restricted: PSA never enforces on "
+             "workloads; warn follows enforce.", "deployment-privileged", "restricted"),
+        Case("cronjob-host-namespaces", "A CronJob sharing the host's namespaces, judged through its job template.",
+             "cronjob-host-namespaces", "baseline-warn-restricted"),
+        Case("pod-sysctl-pinned", f"A Pod setting {sysctl} where enforce-version={sysctl_version}, before it was "
+             "allowed.", "sysctl", "baseline-pinned"),
+        Case("pod-windows-v1-24", "A Windows Pod at restricted v1.24, before its exemptions.", "windows",
+             "restricted-v1-24"),
+        Case("pod-windows-latest", "The same Windows Pod at restricted latest: allowed.", "windows", "restricted"),
+        Case("pod-invalid-labels", "enforce=strict is no level: PSA enforces restricted (fail closed).", "defaults",
+             "invalid-labels"),
+        Case("pod-future-version", "enforce-version above the newest: judged as the newest, printed as labelled.",
+             "privileged", "future"),
+        Case("pod-exempt-namespace", "A privileged Pod in a namespace the configuration exempts.", "privileged",
+             EXEMPT_NAMESPACE),
+        Case("pod-exempt-user", "A privileged Pod created by a user the configuration exempts.", "privileged",
+             "restricted", username=EXEMPT_USER),
+        Case("pod-exempt-runtime-class", "A privileged Pod whose runtimeClassName the configuration exempts.",
+             "kata", "restricted"),
+        Case("pod-unknown-namespace", "A Pod in a namespace the policy cannot see (not synced): refused.",
+             "compliant", UNKNOWN),
+        Case("update-labels-only", "A label change on a privileged Pod: PSA does not judge updates that change no "
+             "image or container.", "privileged-relabelled", "restricted", "UPDATE", old="privileged"),
+        Case("update-ephemeral-privileged", "kubectl debug adding a privileged ephemeral container "
+             "(pods/ephemeralcontainers).", "debugged", "restricted", "UPDATE", subresource="ephemeralcontainers",
+             old="debug-target"),
+        Case("update-status", "A status update of a privileged Pod: an ignored subresource.", "privileged",
+             "restricted", "UPDATE", subresource="status", old="privileged"),
+        Case("delete-privileged", "Deleting a privileged Pod: never judged.", "privileged", "restricted", "DELETE",
+             old="privileged"),
+    )  # fmt: skip
+
+
+def _admission_review(case: Case) -> dict[str, Any]:
+    """The case's request as the API server sends it; gator verify takes an AdmissionReview as the object."""
+    request_of = case.request()
+    obj = request_of.obj
+    group = API_GROUPS[str(obj.get("kind"))]
+    plural = f"{str(obj['kind']).lower()}s"
+    request: dict[str, Any] = {
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://pssgen.invalid/samples/{case.name}")),  # stable
+        "kind": {"group": group, "version": "v1", "kind": obj["kind"]},
+        "resource": {"group": group, "version": "v1", "resource": plural},
+        "name": obj["metadata"]["name"],
+        "namespace": case.namespace,
+        "operation": case.operation,
+        "userInfo": {"username": case.username, "groups": ["system:authenticated"]},
+    }
+    if case.subresource:
+        request["subResource"] = case.subresource
+    if case.operation != "DELETE":
+        request["object"] = _in_namespace(obj, case.namespace)
+    if request_of.old is not None:
+        request["oldObject"] = _in_namespace(request_of.old, case.namespace)
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _in_namespace(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+
+
+@dataclass(frozen=True)
+class SampleConfiguration:
+    """A configuration the suite runs the template under, with its Constraints under samples/constraints/."""
+
+    name: str
+    description: str
+    config: PsaConfiguration
+    deny_workloads: bool = False
+    modes: tuple[str, ...] = tuple(MODE_ACTIONS)
+    shipped: bool = False  # the bundle's own Constraints, rendered from the configuration generate was given
+    claims: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # case -> (mode, "reports" | "allows")
+
+    def constraint_path(self, mode: str) -> str:
+        return constraint_path(mode) if self.shipped else f"samples/constraints/{self.name}-{mode}.yaml"
+
+
+def _configured() -> PsaConfiguration:
+    latest = parse_version("latest")
+    defaults = NamespacePolicy(LevelVersion("baseline", latest), LevelVersion("restricted", latest),
+                               LevelVersion("restricted", latest))  # fmt: skip
+    return PsaConfiguration(defaults, (EXEMPT_USER,), (EXEMPT_NAMESPACE,), (EXEMPT_RUNTIME_CLASS,))
+
+
+def sample_configurations(config: PsaConfiguration, deny_workloads: bool) -> tuple[SampleConfiguration, ...]:
+    """The shipped Constraints, then the samples whose claims pin each mode, exemption and the workload switch."""
+    return (
+        SampleConfiguration("shipped", "the bundle's Constraints", config, deny_workloads, shipped=True),
+        SampleConfiguration(
+            "configured",
+            "defaults enforce=baseline, audit and warn restricted; each kind of exemption",
+            _configured(),
+            claims={
+                "pod-privileged-unlabelled": ("enforce", "reports"),
+                "pod-defaults-warned": ("warn", "reports"),
+                "pod-privileged-restricted": ("warn", "allows"),
+                "deployment-privileged": ("enforce", "allows"),
+                "cronjob-host-namespaces": ("audit", "reports"),
+                "pod-exempt-namespace": ("enforce", "allows"),
+                "pod-exempt-user": ("enforce", "allows"),
+                "pod-exempt-runtime-class": ("enforce", "allows"),
+                "pod-unknown-namespace": ("enforce", "reports"),
+                "update-labels-only": ("enforce", "allows"),
+                "update-ephemeral-privileged": ("enforce", "reports"),
+                "update-status": ("enforce", "allows"),
+                "delete-privileged": ("enforce", "allows"),
+                "pod-sysctl-pinned": ("enforce", "reports"),
+                "pod-windows-v1-24": ("enforce", "reports"),
+                "pod-windows-latest": ("enforce", "allows"),
+                "pod-invalid-labels": ("enforce", "reports"),
+                "pod-future-version": ("enforce", "reports"),
+                "pod-privileged-warn-only": ("enforce", "reports"),
             },
         ),
-        Sample(
-            "cronjob-host-namespaces",
-            "A CronJob whose job template shares the host's network and PID namespaces.",
-            {
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": {"name": "host-namespaces", "namespace": NAMESPACE},
-                "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": host_spec}}}},
-            },
-        ),
-        Sample(
-            "pod-sysctl",
-            f"A Pod setting {sysctl}: allowed at latest, forbidden before the version that added it.",
-            _pod("sysctl", sysctl_spec),
-        ),
-        Sample(
-            "pod-windows",
-            "A Windows Pod with no Linux-only settings: restricted exempts it from three checks since v1.25.",
-            _pod("windows", windows_spec),
-        ),
-        Sample(
-            "update-ephemeral-privileged",
-            "kubectl debug adding a privileged ephemeral container: an UPDATE of pods/ephemeralcontainers.",
-            _admission_review("ephemeral", "UPDATE", debugged, running, "ephemeralcontainers"),
-        ),
-        Sample(
-            "update-labels-only",
-            "A label change on a privileged Pod: PSA does not judge updates that change no image or container.",
-            _admission_review(
-                "labels", "UPDATE", _pod("privileged", _privileged_spec(), labels={"team": "a"}), privileged
-            ),
-        ),
-        Sample(
-            "delete-privileged",
-            "Deleting a privileged Pod: never judged.",
-            _admission_review("delete", "DELETE", None, privileged),
+        SampleConfiguration(
+            "deny-workloads",
+            "PSA's defaults with --deny-workloads: workloads are enforced too",
+            PSA_DEFAULTS,
+            deny_workloads=True,
+            modes=("enforce",),
+            claims={"deployment-privileged": ("enforce", "reports")},
         ),
     )
 
 
-def pinned_tests() -> tuple[PinnedTest, ...]:
-    _, sysctl_version = _changed_sysctl()
-    return (
-        PinnedTest("baseline", sysctl_version, ("pod-compliant", "pod-sysctl"), "sysctls added later are forbidden"),
-        PinnedTest("restricted", "v1.24", ("pod-compliant", "pod-windows"), "no Windows exemptions before v1.25"),
-    )
-
-
-INVALID_VERSION = "v1.026"  # a leading zero: PSA's parser refuses it, and so must the schema
-
-
-def significant_pod_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
-    """PSA admission.go isSignificantPodUpdate, over manifests: what the template's Rego mirrors."""
-    new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
-    for key in ("containers", "initContainers"):
-        ours, theirs = new_spec.get(key) or [], old_spec.get(key) or []
-        if len(ours) != len(theirs):
-            return True
-        if any(a.get("image", "") != b.get("image", "") for a, b in zip(ours, theirs, strict=True)):
-            return True
-    old_ephemeral = old_spec.get("ephemeralContainers") or []
-    for container in new_spec.get("ephemeralContainers") or []:
-        same = [o for o in old_ephemeral if o.get("name", "") == container.get("name", "")]
-        if not same or same[0].get("image", "") != container.get("image", ""):
-            return True
-    return False
-
-
-def expected_violations(obj: Mapping[str, Any], level: str, version: str | Version) -> tuple[Violation, ...]:
-    """What the template must report for ``obj``, from the Python evaluator and PSA's admission rules."""
-    if obj.get("kind") != "AdmissionReview":
-        return evaluate(obj, level, version).violations
-    request = obj["request"]
-    operation, subresource = request["operation"], request.get("subResource", "")
-    new, old = request.get("object"), request.get("oldObject")
-    if operation == "DELETE" or new is None or subresource in IGNORED_POD_SUBRESOURCES:
-        return ()
-    if operation == "UPDATE" and old is not None and not significant_pod_update(new, old):
-        return ()
-    return evaluate(new, level, version).violations
-
-
-def violation_message(violation: Violation) -> str:
-    """PSA's ForbiddenDetail entry, as the template's ``msg``."""
-    return f"{violation.reason} ({violation.detail})" if violation.detail else violation.reason
+def _check_claims(sample: SampleConfiguration, by_name: Mapping[str, Case]) -> None:
+    """Each sample configuration must still show what it claims; otherwise the suite would prove nothing."""
+    broken = []
+    for name, (mode, claim) in sample.claims.items():
+        message = by_name[name].decision(sample.config, sample.deny_workloads).message(mode)
+        if (message is not None) != (claim == "reports"):
+            broken.append(f"{name} {claim} in {mode}")
+    if broken:
+        raise ValueError(f"Gatekeeper suite configuration {sample.name} no longer shows: {', '.join(broken)}")
 
 
 def go_quote_meta(text: str) -> str:
@@ -509,62 +637,35 @@ def go_quote_meta(text: str) -> str:
     return "".join("\\" + ch if ch in r"\.+*?()|[]{}^$" else ch for ch in text)
 
 
-def _case(sample: Sample, level: str, version: str) -> CaseView:
-    found = expected_violations(sample.object, level, version)
-    assertions = [AssertionView(len(found), "")]
-    assertions += [AssertionView(1, yaml_string(f"^{go_quote_meta(violation_message(v))}$")) for v in found]
-    return CaseView(sample.name, sample.path, tuple(assertions))
+def _case_view(case: Case, sample: SampleConfiguration, mode: str) -> CaseView:
+    message = case.decision(sample.config, sample.deny_workloads).message(mode)
+    assertions = [AssertionView(0 if message is None else 1, "")]
+    if message is not None:
+        assertions.append(AssertionView(1, yaml_string(f"^{go_quote_meta(message)}$")))
+    return CaseView(f"{case.name}", case.path, (NAMESPACES_PATH,), tuple(assertions))
 
 
-def _check_samples(by_name: Mapping[str, Sample]) -> None:
-    """Each sample must still show what it claims; otherwise the suite would prove nothing."""
-
-    def count(name: str, level: str, version: str = "latest") -> int:
-        return len(expected_violations(by_name[name].object, level, version))
-
-    sysctl_version = _changed_sysctl()[1]
-    claims = {
-        "pod-compliant allowed at restricted": count("pod-compliant", "restricted") == 0,
-        "pod-privileged denied at baseline": count("pod-privileged", "baseline") > 0,
-        "pod-restricted-violation allowed at baseline": count("pod-restricted-violation", "baseline") == 0,
-        "pod-restricted-violation denied at restricted": count("pod-restricted-violation", "restricted") > 0,
-        "deployment-privileged denied at baseline": count("deployment-privileged", "baseline") > 0,
-        "cronjob-host-namespaces denied at baseline": count("cronjob-host-namespaces", "baseline") > 0,
-        "pod-sysctl allowed at latest": count("pod-sysctl", "baseline") == 0,
-        f"pod-sysctl denied at {sysctl_version}": count("pod-sysctl", "baseline", sysctl_version) > 0,
-        "pod-windows allowed at restricted latest": count("pod-windows", "restricted") == 0,
-        "pod-windows denied at restricted v1.24": count("pod-windows", "restricted", "v1.24") > 0,
-        "ephemeral update denied at baseline": count("update-ephemeral-privileged", "baseline") > 0,
-        "label-only update not judged": count("update-labels-only", "baseline") == 0,
-        "delete not judged": count("delete-privileged", "baseline") == 0,
-    }
-    broken = [claim for claim, holds in claims.items() if not holds]
-    if broken:
-        raise ValueError(f"Gatekeeper samples no longer show what they claim: {', '.join(broken)}")
-
-
-def suite_tests() -> tuple[SuiteTestView, ...]:
-    by_name = {s.name: s for s in samples()}
-    _check_samples(by_name)
-    tests = [
-        SuiteTestView(
-            level,
-            template_path(level),
-            constraint_path(level),
-            False,
-            tuple(_case(s, level, "latest") for s in by_name.values()),
-        )
-        for level in TEMPLATE_LEVELS
-    ]
-    for pin in pinned_tests():
-        cases = tuple(_case(by_name[name], pin.level, pin.version) for name in pin.samples)
-        tests.append(SuiteTestView(pin.name, template_path(pin.level), pin.constraint_path, False, cases))
-    tests.append(SuiteTestView("invalid-version", template_path("baseline"), _invalid_constraint_path(), True, ()))
+def suite_tests(config: PsaConfiguration, deny_workloads: bool) -> tuple[SuiteTestView, ...]:
+    by_name = {c.name: c for c in cases()}
+    tests = []
+    for sample in sample_configurations(config, deny_workloads):
+        _check_claims(sample, by_name)
+        for mode in sample.modes:
+            views = tuple(_case_view(c, sample, mode) for c in by_name.values())
+            tests.append(SuiteTestView(f"{sample.name}-{mode}", TEMPLATE_PATH, sample.constraint_path(mode), False,
+                                       views))  # fmt: skip
+    tests.append(SuiteTestView("invalid-version", TEMPLATE_PATH, _invalid_constraint_path(), True, ()))
     return tuple(tests)
 
 
 def _invalid_constraint_path() -> str:
     return "samples/constraints/invalid-version.yaml"
+
+
+def _invalid_constraint() -> dict[str, Any]:
+    found = constraint(PSA_DEFAULTS, "enforce", name="pss-invalid-version")
+    found["spec"]["parameters"]["defaults"]["enforce-version"] = INVALID_VERSION
+    return found
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -583,34 +684,51 @@ def _render(env: jinja2.Environment, source: str, **context: Any) -> str:
     return text
 
 
-def _document(env: jinja2.Environment, comment: Sequence[str], data: Mapping[str, Any]) -> str:
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+def _dump(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+
+
+def _document(env: jinja2.Environment, comment: Sequence[str], *documents: Mapping[str, Any]) -> str:
+    body = "---\n".join(_dump(d) for d in documents)
     return _render(env, "gatekeeper/document.yaml.j2", document=DocumentView(tuple(comment), body))
 
 
-def render_constraint(env: jinja2.Environment, view: ConstraintView) -> str:
-    return _render(env, "gatekeeper/constraint.yaml.j2", constraint=view)
-
-
-def gatekeeper_bundle() -> dict[str, str]:
-    """Every file of ``out/gatekeeper``, keyed by its path there; byte-identical for the same checks."""
+def gatekeeper_bundle(
+    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+) -> dict[str, str]:
+    """Every file of ``out/gatekeeper`` for ``config``, keyed by its path there; byte-identical for the same input."""
     env = environment()
-    files: dict[str, str] = {}
-    for level in TEMPLATE_LEVELS:
-        files[template_path(level)] = _render(env, "gatekeeper/template.yaml.j2", template=template_view(env, level))
-        files[constraint_path(level)] = render_constraint(env, constraint_view(level))
-    for pin in pinned_tests():
-        purpose = (f"A sample Constraint for suite.yaml: {pin.level} pinned to {pin.version} ({pin.why}).",)
-        name = f"pss-{pin.name.replace('.', '-')}"
-        view = constraint_view(pin.level, name=name, version=pin.version, purpose=purpose)
-        files[pin.constraint_path] = render_constraint(env, view)
-    purpose = (f"A sample Constraint for suite.yaml: version {INVALID_VERSION} must be refused by the schema.",)
-    invalid = constraint_view("baseline", name="pss-invalid-version", version=INVALID_VERSION, purpose=purpose)
-    files[_invalid_constraint_path()] = render_constraint(env, invalid)
-    for sample in samples():
-        files[sample.path] = _document(env, (sample.description,), sample.object)
-    resources = [p for level in TEMPLATE_LEVELS for p in (template_path(level),)]
-    resources += [constraint_path(level) for level in TEMPLATE_LEVELS]
+    files: dict[str, str] = {TEMPLATE_PATH: _render(env, "gatekeeper/template.yaml.j2", template=template_view(env))}
+    where = _configuration_comment(config, source)
+    for mode in MODE_ACTIONS:
+        comment = (*_MODE_COMMENT[mode], "", *where)
+        files[constraint_path(mode)] = _document(env, comment, constraint(config, mode, deny_workloads=deny_workloads))
+    files[ADMISSION_CONFIGURATION_PATH] = _document(env, (
+        "The kube-apiserver --admission-control-config-file equivalent to this bundle: built-in PSA with it judges",
+        "every request as the bundle's Constraints do. Use it to go back, or to run both side by side.",
+        *where), admission_configuration(config))  # fmt: skip
+    files[SYNC_CONFIG_PATH] = _document(env, (
+        "Only for a Gatekeeper that does not give Rego input.review.namespaceObject: replicate Namespaces",
+        "into data.inventory, where the template then reads their labels. Gatekeeper has one Config",
+        "(gatekeeper-system/config); merge this into yours rather than replacing it.",
+    ), sync_config())  # fmt: skip
+    namespaces = [_namespace(n, labels) for n, labels in sample_namespaces().items()]
+    files[NAMESPACES_PATH] = _document(env, ("The suite's namespaces (gator's inventory), with their PSA labels.",),
+                                       *namespaces)  # fmt: skip
+    for case in cases():
+        files[case.path] = _document(env, (case.description,), _admission_review(case))
+    for sample in sample_configurations(config, deny_workloads):
+        if sample.shipped:
+            continue
+        for mode in sample.modes:
+            name = f"{sample.name}-{mode}"
+            comment = (f"A sample Constraint for suite.yaml: {sample.description}.",)
+            body = constraint(sample.config, mode, name=name, deny_workloads=sample.deny_workloads)
+            files[sample.constraint_path(mode)] = _document(env, comment, body)
+    files[_invalid_constraint_path()] = _document(env, (
+        f"A sample Constraint for suite.yaml: enforce-version {INVALID_VERSION} must be refused by the schema.",
+    ), _invalid_constraint())  # fmt: skip
+    resources = [TEMPLATE_PATH, *(constraint_path(mode) for mode in MODE_ACTIONS)]
     files[KUSTOMIZATION_PATH] = _render(env, "gatekeeper/kustomization.yaml.j2", resources=resources)
-    files[SUITE_PATH] = _render(env, "gatekeeper/suite.yaml.j2", tests=suite_tests())
+    files[SUITE_PATH] = _render(env, "gatekeeper/suite.yaml.j2", tests=suite_tests(config, deny_workloads))
     return dict(sorted(files.items()))
