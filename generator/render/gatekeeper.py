@@ -573,7 +573,8 @@ class SampleConfiguration:
         return constraint_path(mode) if self.shipped else f"samples/constraints/{self.name}-{mode}.yaml"
 
 
-def _configured() -> PsaConfiguration:
+def configured_sample() -> PsaConfiguration:
+    """The suite's sample configuration: enforce baseline, audit and warn restricted, an exemption of each kind."""
     latest = parse_version("latest")
     defaults = NamespacePolicy(LevelVersion("baseline", latest), LevelVersion("restricted", latest),
                                LevelVersion("restricted", latest))  # fmt: skip
@@ -587,7 +588,7 @@ def sample_configurations(config: PsaConfiguration, deny_workloads: bool) -> tup
         SampleConfiguration(
             "configured",
             "defaults enforce=baseline, audit and warn restricted; each kind of exemption",
-            _configured(),
+            configured_sample(),
             claims={
                 "pod-privileged-unlabelled": ("enforce", "reports"),
                 "pod-defaults-warned": ("warn", "reports"),
