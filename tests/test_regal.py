@@ -69,3 +69,17 @@ def test_regal_reports_a_deliberate_bug(regal_bin, tmp_path):
     assert returncode != 0, report
     # The project config, not Regal's defaults, was in force.
     assert not titles & {"prefer-snake-case", "rule-name-repeats-package", "argument-always-wildcard"}, titles
+
+
+def test_regal_finds_nothing_in_the_gatekeeper_templates_rego(regal_bin, tmp_path):
+    """The ConstraintTemplate's own module, linted beside the libs it imports (out/rego/lib, verbatim)."""
+    from generator.render import gatekeeper as gk
+
+    (tmp_path / "k8spodsecurity.rego").write_text(gk.entry_module(gk.environment()), encoding="utf-8")
+    for path, text in gk.lib_modules().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    returncode, report = _lint(regal_bin, tmp_path)
+    violations = report.get("violations", [])
+    assert not violations, "\n".join(_describe(v) for v in violations)
+    assert returncode == 0 and report["summary"]["files_scanned"] == 1 + len(gk.lib_modules())

@@ -32,6 +32,8 @@ from generator.cli.options import (
 from generator.engines import ALL_ENGINE_NAMES, open_engine
 from generator.manifests import ReadError, read_paths, source_names
 from generator.manifests.psa_config import read_psa_config
+from generator.manifests.pssgen_config import read_pssgen_config
+from generator.policy.exclusions import Exclusion, rules_data
 from generator.policy.namespaces import default_policy
 from generator.policy.psa_config import PsaConfiguration
 from generator.policy.versions import Version
@@ -239,13 +241,16 @@ def _read_namespaces(policies: Policies, paths: list[str], namespace_labels: str
     metavar="NAME",
     help="With --psa-config: the user making the requests, for its usernames exemption.",
 )
+@click.option("--config", "pssgen_config", default=None, metavar="FILE",
+              help="pssgen's configuration (a PssgenConfiguration): per-check exclusions PSA cannot express, "
+                   "applied as in the bundle `pssgen generate --config FILE` renders.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes reading and evaluating (python engine; 0: one per CPU). Files and big "
                    "kubectl Lists are cut into pieces; stdin and pipes are read by the main process.")  # fmt: skip
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[str, ...], level: str, version: Version, engine: str,
           kubeconfig: str | None, context: str | None, output: str, namespace_labels: str | None,
-          psa_config: str | None, username: str | None, jobs: int) -> None:  # fmt: skip
+          psa_config: str | None, username: str | None, pssgen_config: str | None, jobs: int) -> None:  # fmt: skip
     """Evaluate manifests as Pod Security Admission would.
 
     PATHS are files, directories (walked for *.yaml, *.yml, *.json) or - for
@@ -278,6 +283,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], level: str, version: Versi
     pssgen check manifests/ --namespace-labels=cluster-namespaces.yaml
     pssgen check manifests/ --engine cluster --context staging   # ask that cluster's PSA
     pssgen check manifests/ --psa-config admission.yaml --namespace-labels=ns.yaml   # as that cluster judges
+    pssgen check manifests/ --config pssgen.yaml    # with the exclusions the bundle has
     """
     config: PsaConfiguration | None = None
     if psa_config is not None:
@@ -291,10 +297,11 @@ def check(ctx: click.Context, paths: tuple[str, ...], level: str, version: Versi
         level, version = config.defaults.enforce.level, config.defaults.enforce.version
     elif username is not None:
         raise click.BadParameter("needs --psa-config (the exemptions it is checked against)", param_hint="--username")
+    exclusions = read_pssgen_config(pssgen_config) if pssgen_config is not None else ()
     with _stop_on_signals():
         try:
             _check(paths, level, version, engine, output, namespace_labels, jobs, (kubeconfig, context),
-                   (config, username))  # fmt: skip
+                   (config, username), exclusions)  # fmt: skip
         except KeyboardInterrupt:
             click.echo("pssgen: interrupted (SIGINT); stopped", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -305,7 +312,8 @@ def check(ctx: click.Context, paths: tuple[str, ...], level: str, version: Versi
 
 def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, output: str,
            namespace_labels: str | None, jobs: int, cluster: tuple[str | None, str | None],
-           psa: tuple[PsaConfiguration | None, str | None] = (None, None)) -> None:  # fmt: skip
+           psa: tuple[PsaConfiguration | None, str | None] = (None, None),
+           exclusions: tuple[Exclusion, ...] = ()) -> None:  # fmt: skip
     """The command's body: everything it starts is released in its ``finally`` and context exits."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and engine != "python":
@@ -350,16 +358,18 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
                     "source": "input" if namespace_labels == FROM_INPUT else namespace_labels,
                     "namespaces": {name: p.as_json() for name, p in sorted(policies.namespaces.items())},
                 })  # fmt: skip
+            if exclusions:
+                head["exclusions"] = rules_data(exclusions)
             json_report = _JsonReport(head)
         label_errors = namespace_labels == FROM_INPUT
         with contextlib.ExitStack() as stack:
             if jobs == 1:
                 running = stack.enter_context(open_engine(engine, kubeconfig=cluster[0], context=cluster[1]))
                 found = scan(read_paths(list(paths), stdin=stdin), running, level, version, policies=policies,
-                             label_errors=label_errors)  # fmt: skip
+                             label_errors=label_errors, exclusions=exclusions)  # fmt: skip
             else:
                 found = scan_parallel(list(paths), jobs, engine, level, version, policies=policies,
-                                      label_errors=label_errors, stdin=stdin)  # fmt: skip
+                                      label_errors=label_errors, stdin=stdin, exclusions=exclusions)  # fmt: skip
             for entry in found:
                 if isinstance(entry, ReadError):
                     error(entry)

@@ -9,6 +9,8 @@ import click
 
 from generator.cli.options import EXIT_DENIED, EXIT_ERROR
 from generator.manifests.psa_config import read_psa_config
+from generator.manifests.pssgen_config import read_pssgen_config
+from generator.policy.exclusions import Exclusion, ExclusionError
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfigError
 from generator.render import render_all
 from generator.render.outdir import check_replaceable, default_out_dir, stale_files, write_tree
@@ -21,9 +23,13 @@ from generator.render.outdir import check_replaceable, default_out_dir, stale_fi
 @click.option("--psa-config", "psa_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="PSA's configuration (the API server's AdmissionConfiguration, or a bare "
               "PodSecurityConfiguration): its defaults and exemptions become the Gatekeeper bundle's.")  # fmt: skip
+@click.option("--config", "pssgen_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="pssgen's configuration (a PssgenConfiguration): per-check exclusions, which the "
+              "Constraints apply as `pssgen check --config FILE` does.")  # fmt: skip
 @click.option("--deny-workloads", is_flag=True,
               help="Enforce on workloads (Deployment, CronJob, ...) too; PSA only warns and audits them.")  # fmt: skip
-def generate(out_dir: Path | None, check_only: bool, psa_config: Path | None, deny_workloads: bool) -> None:
+def generate(out_dir: Path | None, check_only: bool, psa_config: Path | None, pssgen_config: Path | None,
+             deny_workloads: bool) -> None:  # fmt: skip
     """Render the Rego, Gatekeeper bundle and docs into out/.
 
     The Gatekeeper bundle judges each request as PSA would in a cluster
@@ -40,18 +46,22 @@ def generate(out_dir: Path | None, check_only: bool, psa_config: Path | None, de
     pssgen generate
     pssgen generate --check     # in CI: fails when the committed out/ is stale
     pssgen generate --out policy/ --psa-config /etc/kubernetes/admission.yaml
+    pssgen generate --out policy/ --config pssgen.yaml    # with per-check exclusions
     """
     target = out_dir or default_out_dir()
     config, source = PSA_DEFAULTS, "PSA's defaults (no file)"
-    if psa_config is not None:
-        try:
+    exclusions: tuple[Exclusion, ...] = ()
+    try:
+        if psa_config is not None:
             config, source = read_psa_config(psa_config), str(psa_config)
-        except PsaConfigError as exc:
-            click.echo(f"pssgen: error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+        if pssgen_config is not None:
+            exclusions = read_pssgen_config(pssgen_config)
+    except (PsaConfigError, ExclusionError) as exc:
+        click.echo(f"pssgen: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
     if not check_only:
         check_replaceable(target)  # before rendering: a refusal should not wait for it
-    files = render_all(config, deny_workloads=deny_workloads, source=source)
+    files = render_all(config, deny_workloads=deny_workloads, source=source, exclusions=exclusions)
     if check_only:
         stale = stale_files(target, files)
         if stale:

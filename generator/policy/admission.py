@@ -12,12 +12,13 @@ cluster, where kube-apiserver's own PSA is compared with it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from generator.policy.checks._helpers import go_quote
 from generator.policy.evaluate import evaluate
+from generator.policy.exclusions import Exclusion, compose, plan
 from generator.policy.model import Result
 from generator.policy.namespaces import LevelVersion, NamespacePolicy, policy_from_labels
 from generator.policy.pod import TEMPLATE_PATHS
@@ -105,12 +106,14 @@ def admit(
     *,
     namespace_known: bool = True,
     deny_workloads: bool = False,
+    exclusions: Sequence[Exclusion] = (),
 ) -> Decision:
     """PSA's decision for ``request`` in a namespace with ``labels``, under ``config``.
 
     ``namespace_known=False`` is a namespace PSA cannot look up: it refuses a
     Pod and lets a workload through. ``deny_workloads`` is pssgen's switch that
-    enforces on workloads too (PSA only warns and audits them).
+    enforces on workloads too (PSA only warns and audits them). ``exclusions``
+    are pssgen's per-check exclusions (the Gatekeeper bundle applies them too).
     """
     if not judged(request):
         return Decision()
@@ -131,10 +134,15 @@ def admit(
     if request.obj.get("kind") != "Pod" and _template_missing(request.obj):
         return Decision(label_errors=policy.errors)  # ValidatePodController: no pod spec, nothing to judge
     results: dict[LevelVersion, Result] = {}
+    applying = [e for e in exclusions if e.applies(request.namespace, labels)]
+    waiving = plan(request.obj, applying) if applying else None
 
     def judge(lv: LevelVersion) -> Result:
         if lv not in results:
-            results[lv] = evaluate(request.obj, lv.level, lv.version)
+            if waiving is None:
+                results[lv] = evaluate(request.obj, lv.level, lv.version)
+            else:
+                results[lv] = compose(waiving, [evaluate(o, lv.level, lv.version) for o in waiving.objects])
         return results[lv]
 
     denial = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from generator.policy.catalogue import catalogue_markdown
+from generator.policy.exclusions import Exclusion
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.render.gatekeeper import gatekeeper_bundle
 from generator.render.rego import rego_modules
@@ -18,18 +19,27 @@ def docs_bundle() -> dict[str, str]:
 
 
 def bundles(
-    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+    config: PsaConfiguration = PSA_DEFAULTS,
+    *,
+    deny_workloads: bool = False,
+    source: str = "PSA's defaults (no file)",
+    exclusions: Sequence[Exclusion] = (),
 ) -> tuple[tuple[str, Callable[[], dict[str, str]]], ...]:
     """Each bundle's folder and renderer; the Gatekeeper bundle is rendered for PSA's configuration."""
-    gatekeeper = partial(gatekeeper_bundle, config, deny_workloads=deny_workloads, source=source)
+    gatekeeper = partial(gatekeeper_bundle, config, deny_workloads=deny_workloads, source=source,
+                         exclusions=exclusions)  # fmt: skip
     return (("rego", rego_modules), ("gatekeeper", gatekeeper), ("docs", docs_bundle))
 
 
 def render_all(
-    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+    config: PsaConfiguration = PSA_DEFAULTS,
+    *,
+    deny_workloads: bool = False,
+    source: str = "PSA's defaults (no file)",
+    exclusions: Sequence[Exclusion] = (),
 ) -> dict[str, str]:
     """Every generated file, keyed by its path under ``out/``; byte-identical for the same checks and configuration."""
     rendered: dict[str, str] = {}
-    for folder, render in bundles(config, deny_workloads=deny_workloads, source=source):
+    for folder, render in bundles(config, deny_workloads=deny_workloads, source=source, exclusions=exclusions):
         rendered.update({f"{folder}/{path}": text for path, text in render().items()})
     return dict(sorted(rendered.items()))

@@ -42,6 +42,16 @@ from generator.policy.admission import (
     Request,
     admit,
 )
+from generator.policy.exclusions import (
+    CHECK_ORDER,
+    CONTAINER_LISTS,
+    POD_LEVEL_VALUES,
+    SELECTOR_OPERATORS,
+    VALUE_FIELDS,
+    Exclusion,
+    parse_configuration,
+    rules_data,
+)
 from generator.policy.fields import INT64
 from generator.policy.namespaces import LABEL_PREFIX, MODES, LevelVersion, NamespacePolicy
 from generator.policy.pod import API_GROUPS, EVALUATED_KINDS
@@ -102,6 +112,9 @@ class RegoView:
     workload_kinds_text: str
     rounded_int64_limits: str  # Rego array literal of [rounded, limit] pairs
     unknown_namespace: str  # a Go format with one %q: the namespace
+    check_order: str  # Rego array literal: PSA's check order
+    container_lists: str  # Rego array literal
+    container_value_checks: str  # Rego set literal: checks whose excusable values are each container's
 
 
 @dataclass(frozen=True)
@@ -189,6 +202,9 @@ def rego_view() -> RegoView:
         workload_kinds_text=", ".join(sorted(WORKLOAD_KINDS)),
         rounded_int64_limits=rego_literal([list(pair) for pair in rounded_int64_limits()], inline_from=0),
         unknown_namespace=UNKNOWN_NAMESPACE,
+        check_order=rego_literal(list(CHECK_ORDER)),
+        container_lists=rego_literal(list(CONTAINER_LISTS), inline_from=0),
+        container_value_checks=rego_literal(set(VALUE_FIELDS) - POD_LEVEL_VALUES, inline_from=0),
     )
 
 
@@ -228,6 +244,34 @@ def parameters_schema() -> dict[str, Any]:
                 "type": "boolean",
                 "description": "Enforce on workloads (Deployment, CronJob, ...) too; PSA only warns and audits them.",
             },
+            "exclusions": {
+                "type": "array",
+                "description": "pssgen's per-check exclusions (pssgen generate --config): each waives its checks "
+                "only for what it names.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        **{key: names for key in ("checks", "images", "containers", "values", "namespaces")},
+                        "namespaceSelector": {
+                            "type": "object",
+                            "properties": {
+                                "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "matchExpressions": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "key": {"type": "string"},
+                                            "operator": {"type": "string", "enum": list(SELECTOR_OPERATORS)},
+                                            "values": names,
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
         },
     }
 
@@ -256,7 +300,8 @@ def defaults_data(policy: NamespacePolicy) -> dict[str, str]:
     return data
 
 
-def constraint_parameters(config: PsaConfiguration, mode: str, *, deny_workloads: bool = False) -> dict[str, Any]:
+def constraint_parameters(config: PsaConfiguration, mode: str, *, deny_workloads: bool = False,
+                          exclusions: Sequence[Exclusion] = ()) -> dict[str, Any]:  # fmt: skip
     parameters: dict[str, Any] = {
         "mode": mode,
         "defaults": defaults_data(config.defaults),
@@ -268,11 +313,13 @@ def constraint_parameters(config: PsaConfiguration, mode: str, *, deny_workloads
     }
     if deny_workloads:
         parameters["denyWorkloads"] = True
+    if exclusions:
+        parameters["exclusions"] = rules_data(exclusions)
     return parameters
 
 
-def constraint(config: PsaConfiguration, mode: str, *, name: str | None = None, deny_workloads: bool = False
-               ) -> dict[str, Any]:  # fmt: skip
+def constraint(config: PsaConfiguration, mode: str, *, name: str | None = None, deny_workloads: bool = False,
+               exclusions: Sequence[Exclusion] = ()) -> dict[str, Any]:  # fmt: skip
     """The Constraint for one of PSA's modes under ``config``, matching every kind PSA judges."""
     return {
         "apiVersion": "constraints.gatekeeper.sh/v1beta1",
@@ -281,7 +328,7 @@ def constraint(config: PsaConfiguration, mode: str, *, name: str | None = None, 
         "spec": {
             "enforcementAction": MODE_ACTIONS[mode],
             "match": {"kinds": match_kinds()},
-            "parameters": constraint_parameters(config, mode, deny_workloads=deny_workloads),
+            "parameters": constraint_parameters(config, mode, deny_workloads=deny_workloads, exclusions=exclusions),
         },
     }
 
@@ -348,6 +395,7 @@ EXEMPT_USER = "ci-bot"
 EXEMPT_RUNTIME_CLASS = "kata"
 EXEMPT_NAMESPACE = "kube-system"
 UNKNOWN = "not-synced"
+NET_TEAM = "net-team"  # enforce=restricted, and team=net, which a sample exclusion selects
 USER = "jane@example.com"
 
 
@@ -376,6 +424,7 @@ def sample_namespaces() -> dict[str, dict[str, str]]:
         "invalid-labels": {f"{p}enforce": "strict", f"{p}audit-version": INVALID_VERSION},
         "future": {f"{p}enforce": "restricted", f"{p}enforce-version": f"v1.{NEWEST_MINOR + 62}"},
         EXEMPT_NAMESPACE: {f"{p}enforce": "restricted"},
+        NET_TEAM: {f"{p}enforce": "restricted", "team": "net"},
     }
 
 
@@ -430,6 +479,7 @@ def _objects() -> dict[str, dict[str, Any]]:
         "privileged-relabelled": _pod("privileged", _privileged_spec(), {"team": "a"}),
         "defaults": _pod("defaults", {"containers": [{"name": "app", "image": IMAGE}]}),
         "kata": _pod("kata", {**_privileged_spec(), "runtimeClassName": EXEMPT_RUNTIME_CLASS}),
+        **_exclusion_objects(),
         "sysctl": _pod("sysctl", sysctl_spec),
         "windows": _pod("windows", windows_spec),
         "debug-target": _pod("debug-target", _compliant_spec()),
@@ -452,6 +502,98 @@ def _objects() -> dict[str, dict[str, Any]]:
     }
 
 
+def _one_container(name: str, image: str = IMAGE, **security_context: Any) -> dict[str, Any]:
+    """A restricted Pod of one container, with ``security_context`` over the compliant one's."""
+    spec = _compliant_spec()
+    (container,) = spec["containers"]
+    spec["containers"] = [{**container, "image": image,
+                           "securityContext": {**container["securityContext"], **security_context}}]  # fmt: skip
+    return _pod(name, spec)
+
+
+def _exclusion_objects() -> dict[str, dict[str, Any]]:
+    """For each form of exclusion, a Pod it waives and a near-identical one it does not."""
+    no_seccomp = _pod("no-seccomp", _compliant_spec())
+    no_seccomp["spec"]["securityContext"] = {"runAsNonRoot": True}
+    host_port = _one_container("host-port")
+    host_port["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 8080}]
+    legacy = {f"legacy-{tag}": _pod(f"legacy-{tag}", {**_compliant_spec(), "securityContext": {
+        "seccompProfile": {"type": "RuntimeDefault"}}}) for tag in ("1-0", "1-1")}  # fmt: skip
+    for tag, pod in legacy.items():
+        pod["spec"]["containers"][0]["image"] = f"registry.example/legacy:{tag[-3:].replace('-', '.')}"
+    found = {
+        "no-seccomp": no_seccomp,
+        "host-port": host_port,
+        **legacy,
+        "vendor-escalates": _one_container("vendor", "registry.example/vendor/agent:2", allowPrivilegeEscalation=True),
+        "vendorx-escalates": _one_container(
+            "vendorx", "registry.example/vendorx/agent:2", allowPrivilegeEscalation=True
+        ),
+        "net-admin": _one_container(
+            "net-admin", "registry.example/net/router:1", capabilities={"drop": ["ALL"], "add": ["NET_ADMIN"]}
+        ),
+        "net-raw": _one_container(
+            "net-raw", "registry.example/net/router:1", capabilities={"drop": ["ALL"], "add": ["NET_RAW"]}
+        ),
+    }
+    for name, container in (("fix-permissions", "fix-permissions"), ("fix-permission", "fix-permission")):
+        pod = _one_container(name, runAsUser=0)
+        pod["spec"]["containers"][0]["name"] = container
+        found[name] = pod
+    for name, sysctl in (("somaxconn", "net.core.somaxconn"), ("msgmax", "kernel.msgmax")):
+        pod = _pod(name, _compliant_spec())
+        pod["spec"]["securityContext"] = {**pod["spec"]["securityContext"], "sysctls": [{"name": sysctl, "value": "1"}]}
+        found[name] = pod
+    for name, volume in (("nfs", {"nfs": {"server": "nfs.example", "path": "/data"}}),
+                         ("cephfs", {"cephfs": {"monitors": ["10.0.0.1:6789"]}})):  # fmt: skip
+        found[f"volume-{name}"] = _pod(f"volume-{name}", {**_compliant_spec(), "volumes": [{"name": "data", **volume}]})
+    return found
+
+
+# The sample exclusions: one of each form, as a pssgen configuration file spells them.
+SAMPLE_EXCLUSIONS: dict[str, Any] = {
+    "apiVersion": "pssgen.dev/v1alpha1",
+    "kind": "PssgenConfiguration",
+    "exclusions": [
+        {"checks": ["hostPorts"], "namespaces": [NET_TEAM]},
+        {"checks": ["seccompProfile_restricted"], "namespaceSelector": {"matchLabels": {"team": "net"}}},
+        {"checks": ["runAsNonRoot"], "images": ["registry.example/legacy:1.0"]},
+        {"checks": ["allowPrivilegeEscalation"], "images": ["registry.example/vendor/*"]},
+        {"checks": ["runAsUser"], "containers": ["fix-permissions"]},
+        {"controls": ["Capabilities"], "images": ["registry.example/net/*"], "values": ["NET_ADMIN"]},
+        {"checks": ["sysctls"], "values": ["net.core.somaxconn"]},
+        {"checks": ["restrictedVolumes"], "values": ["nfs"]},
+    ],
+}
+# Each form's waived Pod and its near-identical twin, in which namespace.
+EXCLUSION_PAIRS: tuple[tuple[str, str, str, str], ...] = (
+    # (form, the object it waives, in which namespace, "twin@namespace": the one that stays denied)
+    ("namespaces", "host-port", NET_TEAM, "host-port@restricted"),
+    ("namespaceSelector", "no-seccomp", NET_TEAM, "no-seccomp@restricted"),
+    ("images (exact)", "legacy-1-0", "restricted", "legacy-1-1@restricted"),
+    ("images (prefix*)", "vendor-escalates", "restricted", "vendorx-escalates@restricted"),
+    ("containers", "fix-permissions", "restricted", "fix-permission@restricted"),
+    ("values (capabilities.add)", "net-admin", "restricted", "net-raw@restricted"),
+    ("values (sysctls)", "somaxconn", "restricted", "msgmax@restricted"),
+    ("values (volume types)", "volume-nfs", "restricted", "volume-cephfs@restricted"),
+)
+
+
+def sample_exclusions() -> tuple[Exclusion, ...]:
+    return parse_configuration(SAMPLE_EXCLUSIONS, "the sample exclusions")
+
+
+def _exclusion_cases() -> tuple[Case, ...]:
+    found = []
+    for form, waived, namespace, twin in EXCLUSION_PAIRS:
+        other, other_namespace = twin.split("@")
+        found.append(Case(f"excluded-{waived}", f"Exclusion by {form}: waived.", waived, namespace,
+                          group="exclusions"))  # fmt: skip
+        found.append(Case(f"excluded-{other}-{other_namespace}", f"Exclusion by {form}: the near-identical Pod "
+                          "it does not waive.", other, other_namespace, group="exclusions"))  # fmt: skip
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Case:
     """One admission request of the suite, and what it shows."""
@@ -464,6 +606,7 @@ class Case:
     username: str = USER
     subresource: str = ""
     old: str | None = None
+    group: str = "admission"  # which sample configurations review it: "admission" or "exclusions"
 
     @property
     def path(self) -> str:
@@ -478,10 +621,11 @@ class Case:
             return Request(old, self.namespace, self.operation, self.username, self.subresource, old)
         return Request(obj, self.namespace, self.operation, self.username, self.subresource, old)
 
-    def decision(self, config: PsaConfiguration, deny_workloads: bool = False) -> Decision:
+    def decision(self, config: PsaConfiguration, deny_workloads: bool = False,
+                 exclusions: Sequence[Exclusion] = ()) -> Decision:  # fmt: skip
         labels = sample_namespaces().get(self.namespace)
         return admit(self.request(), labels, config, namespace_known=labels is not None,
-                     deny_workloads=deny_workloads)  # fmt: skip
+                     deny_workloads=deny_workloads, exclusions=exclusions)  # fmt: skip
 
 
 def cases() -> tuple[Case, ...]:
@@ -526,6 +670,7 @@ def cases() -> tuple[Case, ...]:
              "restricted", "UPDATE", subresource="status", old="privileged"),
         Case("delete-privileged", "Deleting a privileged Pod: never judged.", "privileged", "restricted", "DELETE",
              old="privileged"),
+        *_exclusion_cases(),
     )  # fmt: skip
 
 
@@ -568,6 +713,11 @@ class SampleConfiguration:
     modes: tuple[str, ...] = tuple(MODE_ACTIONS)
     shipped: bool = False  # the bundle's own Constraints, rendered from the configuration generate was given
     claims: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # case -> (mode, "reports" | "allows")
+    exclusions: tuple[Exclusion, ...] = ()
+    groups: tuple[str, ...] = ("admission",)  # the cases it reviews
+
+    def decision(self, case: Case) -> Decision:
+        return case.decision(self.config, self.deny_workloads, self.exclusions)
 
     def constraint_path(self, mode: str) -> str:
         return constraint_path(mode) if self.shipped else f"samples/constraints/{self.name}-{mode}.yaml"
@@ -581,10 +731,22 @@ def configured_sample() -> PsaConfiguration:
     return PsaConfiguration(defaults, (EXEMPT_USER,), (EXEMPT_NAMESPACE,), (EXEMPT_RUNTIME_CLASS,))
 
 
-def sample_configurations(config: PsaConfiguration, deny_workloads: bool) -> tuple[SampleConfiguration, ...]:
-    """The shipped Constraints, then the samples whose claims pin each mode, exemption and the workload switch."""
+def sample_configurations(config: PsaConfiguration, deny_workloads: bool, exclusions: Sequence[Exclusion] = ()
+                          ) -> tuple[SampleConfiguration, ...]:  # fmt: skip
+    """The shipped Constraints, then the samples whose claims pin each mode, exemption, exclusion and the workload
+    switch."""
+    waived = {f"excluded-{waived}": ("enforce", "allows") for _, waived, _, _ in EXCLUSION_PAIRS}
+    twins = {f"excluded-{t.replace('@', '-')}": ("enforce", "reports") for _, _, _, t in EXCLUSION_PAIRS}
     return (
-        SampleConfiguration("shipped", "the bundle's Constraints", config, deny_workloads, shipped=True),
+        SampleConfiguration(
+            "shipped",
+            "the bundle's Constraints",
+            config,
+            deny_workloads,
+            shipped=True,
+            exclusions=tuple(exclusions),
+            groups=("admission", "exclusions") if exclusions else ("admission",),
+        ),
         SampleConfiguration(
             "configured",
             "defaults enforce=baseline, audit and warn restricted; each kind of exemption",
@@ -619,6 +781,15 @@ def sample_configurations(config: PsaConfiguration, deny_workloads: bool) -> tup
             modes=("enforce",),
             claims={"deployment-privileged": ("enforce", "reports")},
         ),
+        SampleConfiguration(
+            "exclusions",
+            "the configured sample with one exclusion of each form",
+            configured_sample(),
+            modes=("enforce",),
+            claims={**waived, **twins},
+            exclusions=sample_exclusions(),
+            groups=("exclusions",),
+        ),
     )
 
 
@@ -626,7 +797,7 @@ def _check_claims(sample: SampleConfiguration, by_name: Mapping[str, Case]) -> N
     """Each sample configuration must still show what it claims; otherwise the suite would prove nothing."""
     broken = []
     for name, (mode, claim) in sample.claims.items():
-        message = by_name[name].decision(sample.config, sample.deny_workloads).message(mode)
+        message = sample.decision(by_name[name]).message(mode)
         if (message is not None) != (claim == "reports"):
             broken.append(f"{name} {claim} in {mode}")
     if broken:
@@ -639,20 +810,21 @@ def go_quote_meta(text: str) -> str:
 
 
 def _case_view(case: Case, sample: SampleConfiguration, mode: str) -> CaseView:
-    message = case.decision(sample.config, sample.deny_workloads).message(mode)
+    message = sample.decision(case).message(mode)
     assertions = [AssertionView(0 if message is None else 1, "")]
     if message is not None:
         assertions.append(AssertionView(1, yaml_string(f"^{go_quote_meta(message)}$")))
     return CaseView(f"{case.name}", case.path, (NAMESPACES_PATH,), tuple(assertions))
 
 
-def suite_tests(config: PsaConfiguration, deny_workloads: bool) -> tuple[SuiteTestView, ...]:
+def suite_tests(config: PsaConfiguration, deny_workloads: bool, exclusions: Sequence[Exclusion] = ()
+                ) -> tuple[SuiteTestView, ...]:  # fmt: skip
     by_name = {c.name: c for c in cases()}
     tests = []
-    for sample in sample_configurations(config, deny_workloads):
+    for sample in sample_configurations(config, deny_workloads, exclusions):
         _check_claims(sample, by_name)
         for mode in sample.modes:
-            views = tuple(_case_view(c, sample, mode) for c in by_name.values())
+            views = tuple(_case_view(c, sample, mode) for c in by_name.values() if c.group in sample.groups)
             tests.append(SuiteTestView(f"{sample.name}-{mode}", TEMPLATE_PATH, sample.constraint_path(mode), False,
                                        views))  # fmt: skip
     tests.append(SuiteTestView("invalid-version", TEMPLATE_PATH, _invalid_constraint_path(), True, ()))
@@ -695,7 +867,11 @@ def _document(env: jinja2.Environment, comment: Sequence[str], *documents: Mappi
 
 
 def gatekeeper_bundle(
-    config: PsaConfiguration = PSA_DEFAULTS, *, deny_workloads: bool = False, source: str = "PSA's defaults (no file)"
+    config: PsaConfiguration = PSA_DEFAULTS,
+    *,
+    deny_workloads: bool = False,
+    source: str = "PSA's defaults (no file)",
+    exclusions: Sequence[Exclusion] = (),
 ) -> dict[str, str]:
     """Every file of ``out/gatekeeper`` for ``config``, keyed by its path there; byte-identical for the same input."""
     env = environment()
@@ -703,7 +879,8 @@ def gatekeeper_bundle(
     where = _configuration_comment(config, source)
     for mode in MODE_ACTIONS:
         comment = (*_MODE_COMMENT[mode], "", *where)
-        files[constraint_path(mode)] = _document(env, comment, constraint(config, mode, deny_workloads=deny_workloads))
+        body = constraint(config, mode, deny_workloads=deny_workloads, exclusions=exclusions)
+        files[constraint_path(mode)] = _document(env, comment, body)
     files[ADMISSION_CONFIGURATION_PATH] = _document(env, (
         "The kube-apiserver --admission-control-config-file equivalent to this bundle: built-in PSA with it judges",
         "every request as the bundle's Constraints do. Use it to go back, or to run both side by side.",
@@ -718,18 +895,20 @@ def gatekeeper_bundle(
                                        *namespaces)  # fmt: skip
     for case in cases():
         files[case.path] = _document(env, (case.description,), _admission_review(case))
-    for sample in sample_configurations(config, deny_workloads):
+    for sample in sample_configurations(config, deny_workloads, exclusions):
         if sample.shipped:
             continue
         for mode in sample.modes:
             name = f"{sample.name}-{mode}"
             comment = (f"A sample Constraint for suite.yaml: {sample.description}.",)
-            body = constraint(sample.config, mode, name=name, deny_workloads=sample.deny_workloads)
+            body = constraint(sample.config, mode, name=name, deny_workloads=sample.deny_workloads,
+                              exclusions=sample.exclusions)  # fmt: skip
             files[sample.constraint_path(mode)] = _document(env, comment, body)
     files[_invalid_constraint_path()] = _document(env, (
         f"A sample Constraint for suite.yaml: enforce-version {INVALID_VERSION} must be refused by the schema.",
     ), _invalid_constraint())  # fmt: skip
     resources = [TEMPLATE_PATH, *(constraint_path(mode) for mode in MODE_ACTIONS)]
     files[KUSTOMIZATION_PATH] = _render(env, "gatekeeper/kustomization.yaml.j2", resources=resources)
-    files[SUITE_PATH] = _render(env, "gatekeeper/suite.yaml.j2", tests=suite_tests(config, deny_workloads))
+    tests = suite_tests(config, deny_workloads, exclusions)
+    files[SUITE_PATH] = _render(env, "gatekeeper/suite.yaml.j2", tests=tests)
     return dict(sorted(files.items()))

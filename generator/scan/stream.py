@@ -27,7 +27,7 @@ import signal
 import sys
 import traceback
 from collections import deque
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -38,6 +38,8 @@ from generator.engines import EngineBase, Refused, Request, open_engine
 from generator.errors import PssgenError
 from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
 from generator.manifests.shape import conform
+from generator.policy.exclusions import Exclusion, Plan, compose
+from generator.policy.exclusions import plan as plan_exclusions
 from generator.policy.model import Result
 from generator.policy.namespaces import LevelVersion, NamespacePolicy, namespace_labels, policy_from_labels
 from generator.policy.pod import EVALUATED_KINDS
@@ -73,6 +75,7 @@ class AppliedPolicy:
 
     source: str  # "namespace" | "default" | "exempt (namespace|user|runtimeClass)"
     policy: NamespacePolicy
+    labels: Mapping[str, Any] | None = None  # the Namespace's labels, when read (for exclusions' selectors)
 
     def as_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -144,7 +147,7 @@ class Policies:
             return None
         name, labels = found
         policy = policy_from_labels(labels, self.defaults)
-        applied = AppliedPolicy("namespace", policy)
+        applied = AppliedPolicy("namespace", policy, labels)
         self.namespaces[name] = applied
         if base:
             self._base[name] = applied
@@ -364,6 +367,7 @@ def scan(
     batch: int = BATCH,
     policies: Policies | None = None,
     label_errors: bool = False,
+    exclusions: Sequence[Exclusion] = (),
 ) -> Iterator[Outcome | ReadError]:
     """Evaluate every Pod and workload; everything else passes through in order.
 
@@ -373,11 +377,14 @@ def scan(
     (when the Namespaces were read from the same entries).
 
     Every engine is sent only objects of the shape the API would accept, as its
-    decoder would leave them (``generator.manifests.shape.conform``).
+    decoder would leave them (``generator.manifests.shape.conform``). With
+    ``exclusions`` (``generator.policy.exclusions``), an object they apply to
+    is judged once more per narrowed check, and the verdicts composed.
     """
     pending: list[Document | ReadError] = []
     requests: list[Request] = []  # for pending's evaluated documents, in order
-    plans: list[tuple[AppliedPolicy | None, int, tuple[int, int, int]]] = []  # (policy, first request, modes)
+    # (policy, first request, modes, exclusions' plan): each distinct mode takes len(plan.objects) requests
+    plans: list[tuple[AppliedPolicy | None, int, tuple[int, int, int], Plan | None]] = []
     evaluated = 0
 
     def flush() -> Iterator[Outcome | ReadError]:
@@ -389,19 +396,23 @@ def scan(
             elif not is_evaluated(entry.obj):
                 yield Outcome.of(entry, None)
             else:
-                applied, first, (enforce, audit, warn) = next(plan)
-                result = results[first + enforce]
-                refused = [r for r in results[first : first + 1 + max(enforce, audit, warn)] if isinstance(r, Refused)]
+                applied, first, (enforce, audit, warn), waiving = next(plan)
+                width = 1 if waiving is None else len(waiving.objects)
+                mine = results[first : first + width * (1 + max(enforce, audit, warn))]
+                refused = [r for r in mine if isinstance(r, Refused)]
                 if refused:  # no verdict at all: an error for this object (never an allow)
                     yield refusal_error(entry, refused[0].refusal)
                     continue
+                if waiving is not None:
+                    mine = [compose(waiving, mine[k : k + width]) for k in range(0, len(mine), width)]
+                result = mine[enforce]
                 if applied is None:
                     yield Outcome.of(entry, result)
                     continue
-                warned: Result | None = results[first + warn]
+                warned: Result | None = mine[warn]
                 if entry.obj.get("kind") == "Pod" and not result.allowed:
                     warned = None  # PSA adds no warnings to a request it rejects
-                yield Outcome.of(entry, result, applied, results[first + audit], warned)
+                yield Outcome.of(entry, result, applied, mine[audit], warned)
         pending.clear()
         requests.clear()
         plans.clear()
@@ -412,16 +423,20 @@ def scan(
             if problems:
                 pending.append(shape_error(entry, problems))
                 continue
+            meta = entry.obj.get("metadata")
+            namespace = _str_or_none(meta.get("namespace")) if isinstance(meta, Mapping) else None
+            applied = None
             if policies is None:
-                plans.append((None, len(requests), (0, 0, 0)))
-                requests.append((obj, level, version))
+                distinct, modes = [LevelVersion(level, version)], (0, 0, 0)
             else:
-                meta = entry.obj.get("metadata")
-                namespace = _str_or_none(meta.get("namespace")) if isinstance(meta, Mapping) else None
                 applied = policies.exempted(policies.lookup(namespace, entry), namespace, entry.obj)
                 distinct, modes = _modes(applied.policy)
-                plans.append((applied, len(requests), modes))
-                requests.extend((obj, lv.level, lv.version) for lv in distinct)
+            labels = applied.labels if applied is not None else None
+            applying = [e for e in exclusions if e.applies(namespace, labels)]
+            waiving = plan_exclusions(obj, applying) if applying else None
+            plans.append((applied, len(requests), modes, waiving))
+            objects = (obj,) if waiving is None else waiving.objects
+            requests.extend((o, lv.level, lv.version) for lv in distinct for o in objects)
             pending.append(entry)
             evaluated += 1
             if evaluated == batch:
@@ -454,6 +469,7 @@ class _Reading:
     label_errors: bool
     kinds: frozenset[str] | None
     skim: bool
+    exclusions: tuple[Exclusion, ...] = ()
 
     def read(self, piece: Piece) -> tuple[list[Any], int, bool]:
         """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
@@ -465,7 +481,7 @@ class _Reading:
         if self.engine is None:
             return read, documents, True
         found = scan(read, self.engine, self.level, self.version, policies=self.policies,
-                     label_errors=self.label_errors)  # fmt: skip
+                     label_errors=self.label_errors, exclusions=self.exclusions)  # fmt: skip
         return list(found), documents, True
 
 
@@ -744,7 +760,7 @@ class _Returned:
 def scan_parallel(
     paths: list[str], jobs: int, engine: str | None, level: str, version: Version, *,
     policies: Policies | None = None, label_errors: bool = False, kinds: Collection[str] | None = None,
-    stdin: IO[bytes] | None = None, skim: bool = False,
+    stdin: IO[bytes] | None = None, skim: bool = False, exclusions: Sequence[Exclusion] = (),
 ) -> Generator[Any, None, None]:  # fmt: skip
     """``scan(read_paths(paths))`` by ``jobs`` worker processes: the same entries, in the same order.
 
@@ -780,7 +796,8 @@ def scan_parallel(
     def here_read(entries: Iterable[Any]) -> Iterator[Any]:
         if here is None:
             return iter(entries)
-        return scan(entries, here, level, version, policies=policies, label_errors=label_errors)
+        return scan(entries, here, level, version, policies=policies, label_errors=label_errors,
+                    exclusions=exclusions)  # fmt: skip
 
     def settle(piece: Piece, pending: _Handle | _Now) -> Iterator[Any]:
         """One piece's entries, in order. A List's last run of items waits for its "rest": the line that ends
@@ -811,7 +828,7 @@ def scan_parallel(
         yield from (_numbered(entry, index) for entry in entries)
         index += documents
 
-    settings = (level, version, policies, label_errors, frozen_kinds, skim)
+    settings = (level, version, policies, label_errors, frozen_kinds, skim, tuple(exclusions))
     reading = _Reading(here, *settings)
     pool: _Pool | None = None
     try:
