@@ -22,8 +22,8 @@ def allowPrivilegeEscalation_1_8(pod: PodView, _: Allowed) -> Forbidden | None:
     # Only an explicit false passes: a nil securityContext or a nil field fails.
     bad = [
         c.get("name") or ""
-        for c in pod.containers
-        if (sc := c.get("securityContext")) is None or sc.get("allowPrivilegeEscalation") is not False
+        for c, sc in zip(pod.containers, pod.contexts, strict=True)
+        if sc.get("allowPrivilegeEscalation") is not False
     ]
     if not bad:
         return None

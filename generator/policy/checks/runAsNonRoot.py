@@ -34,9 +34,8 @@ def runAsNonRoot1_0(pod: PodView, _: Allowed) -> Forbidden | None:
             bad_setters.append("pod")
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c in pod.containers:
-        sc = c.get("securityContext")
-        value = None if sc is None else sc.get("runAsNonRoot")
+    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+        value = sc.get("runAsNonRoot")
         if value is None:
             if not pod_non_root:
                 implicitly_bad.append(c.get("name") or "")

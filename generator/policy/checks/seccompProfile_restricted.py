@@ -39,9 +39,8 @@ def seccompProfileRestricted_1_19(pod: PodView, allowed: Allowed) -> Forbidden |
             bad_values.add(kind)
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c in pod.containers:
-        sc = c.get("securityContext")
-        profile = None if sc is None else sc.get("seccompProfile")
+    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+        profile = sc.get("seccompProfile")
         if profile is None:
             if not pod_valid:
                 implicitly_bad.append(c.get("name") or "")
