@@ -14,7 +14,7 @@ absent, as Go reads a nil pointer or a zero value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -165,26 +165,54 @@ def decoded(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 _ZERO_TEMPLATE: Final = PodView(MappingProxyType({}), MappingProxyType({}), None, (), (), (), frozenset())
 
 
+# A check as a run holds it: its ID, its implementation and the allowed values of the version in force.
+_Step = tuple[str, Evaluation, Allowed]
+
+
 @dataclass(frozen=True, slots=True)
 class _Run:
     """Everything ``evaluate`` needs of a level and version, worked out once: the checks PSA runs, in its order,
-    each as (check ID, implementation, its allowed values, the keys of the relaxations that pass a pod through
-    it), every relaxation any of them names, and the verdict of a pod that fails none (immutable, so shared)."""
+    the relaxations any of their versions names (with the checks each lets a pod through), and the verdict of a
+    pod that fails none (immutable, so shared)."""
 
     level: str
     version: str  # as PSA prints it
-    checks: tuple[tuple[str, Evaluation, Allowed, frozenset[str]], ...]
+    checks: tuple[_Step, ...]
     relaxations: tuple[Relaxation, ...]
+    relaxed_ids: Mapping[str, frozenset[str]]  # by relaxation key: the IDs of the checks whose version names it
     allowed: Result
+    # The checks left for a pod under some relaxations, by their keys (rare: filled as pods need them).
+    _without: dict[frozenset[str], tuple[_Step, ...]] = field(default_factory=dict)
+
+    def checks_for(self, pod: PodView) -> tuple[_Step, ...]:
+        """The checks that run on ``pod``: ``checks`` less those a relaxation that applies lets it through."""
+        for relaxation in self.relaxations:
+            if relaxation.applies(pod):
+                break
+        else:
+            return self.checks  # the common case: no relaxation applies
+        keys = frozenset(r.key for r in self.relaxations if r.applies(pod))
+        left = self._without.get(keys)
+        if left is None:
+            skipped = frozenset().union(*(self.relaxed_ids[k] for k in keys))
+            left = self._without[keys] = tuple(step for step in self.checks if step[0] not in skipped)
+        return left
 
 
 def _plan(level: str, version: str | Version) -> _Run:
     level = parse_level(level)
     parsed = version if isinstance(version, Version) else parse_version(version)
     active = active_checks(level, parsed.resolved_minor)
-    checks = tuple((c.id, v.evaluate, v.allowed, frozenset(r.key for r in v.relaxations)) for c, v in active)
-    relaxations = tuple({r.key: r for _, v in active for r in v.relaxations}.values())
-    return _Run(level, str(parsed), checks, relaxations, Result(True, (), level, str(parsed)))
+    relaxations = {r.key: r for _, v in active for r in v.relaxations}
+    relaxed_ids = {r.key: frozenset(c.id for c, v in active if r in v.relaxations) for r in relaxations.values()}
+    return _Run(
+        level,
+        str(parsed),
+        tuple((c.id, v.evaluate, v.allowed) for c, v in active),
+        tuple(relaxations.values()),
+        relaxed_ids,
+        Result(True, (), level, str(parsed)),
+    )
 
 
 # The runs asked for so far, by (level, version) as given; bounded, since anyone may ask for v1.12345678.
@@ -221,11 +249,8 @@ def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "lates
         template = pod_template(_mended(obj, plan))
     # None: no template, which the decoder makes the zero one (mending never makes one appear).
     pod = _ZERO_TEMPLATE if template is None else template_view(template, is_pod=is_pod)
-    relaxed = {r.key for r in run.relaxations if r.applies(pod)} if run.relaxations else None
     violations: list[Violation] = []
-    for check_id, implementation, allowed, relaxations in run.checks:
-        if relaxed and not relaxed.isdisjoint(relaxations):
-            continue
+    for check_id, implementation, allowed in run.checks_for(pod):
         forbidden = implementation(pod, allowed)
         if forbidden is not None:
             violations.append(Violation(check_id, forbidden.reason, forbidden.detail))

@@ -63,9 +63,9 @@ class PodView:
     security_context: Mapping[str, Any] | None  # spec.securityContext; None is Go's nil
     containers: tuple[Mapping[str, Any], ...]  # init, then regular, then ephemeral: PSA's visit order
     volumes: tuple[Mapping[str, Any], ...]  # defaulted
-    # Each container's securityContext, in ``containers``' order, an empty one for nil: every check reads a nil
-    # securityContext as one that sets nothing, as Go reads a nil pointer's fields through PSA's nil checks.
-    contexts: tuple[Mapping[str, Any], ...]
+    # Each container with its securityContext, in ``containers``' order, an empty one for nil: every check reads a
+    # nil securityContext as one that sets nothing, as Go reads a nil pointer's fields through PSA's nil checks.
+    container_contexts: tuple[tuple[Mapping[str, Any], Mapping[str, Any]], ...]
     # Every field some container's securityContext holds (null or not): a check reading only fields outside it
     # finds them all nil in every container, without walking the containers.
     context_fields: frozenset[str]
@@ -125,7 +125,7 @@ def template_view(template: Mapping[str, Any], *, is_pod: bool) -> PodView:
         init = [_default_host_ports(c) for c in init]
         regular = [_default_host_ports(c) for c in regular]
     containers = (*init, *regular, *(spec.get("ephemeralContainers") or ()))
-    contexts = tuple([c.get("securityContext") or _EMPTY for c in containers])
+    contexts = [c.get("securityContext") or _EMPTY for c in containers]
     volumes = spec.get("volumes")
     return PodView(
         metadata.get("annotations") or _EMPTY,
@@ -133,6 +133,6 @@ def template_view(template: Mapping[str, Any], *, is_pod: bool) -> PodView:
         spec.get("securityContext"),
         containers,
         _defaulted_volumes(volumes) if volumes else (),
-        contexts,
+        tuple(zip(containers, contexts)),  # noqa: B905 -- the same length by construction; strict= costs a third more
         frozenset().union(*contexts),
     )

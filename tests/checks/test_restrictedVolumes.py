@@ -38,7 +38,7 @@ def raw_view(volumes):
         security_context=None,
         containers=(),
         volumes=tuple(volumes),
-        contexts=(),
+        container_contexts=(),
         context_fields=frozenset(),
     )
 

@@ -45,7 +45,7 @@ def appArmorProfile_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
 
     if "appArmorProfile" in pod.context_fields:
         bad_containers: list[str] = []
-        for c, sc in zip(pod.containers, pod.contexts, strict=True):
+        for c, sc in pod.container_contexts:
             profile = sc.get("appArmorProfile")
             if profile is not None:
                 profile_type = profile.get("type") or ""

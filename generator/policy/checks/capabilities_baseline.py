@@ -26,7 +26,7 @@ def capabilitiesBaseline_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None
         return None
     bad_containers: list[str] = []
     non_default: set[str] = set()
-    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+    for c, sc in pod.container_contexts:
         capabilities = sc.get("capabilities")
         if capabilities is None:
             continue

@@ -36,7 +36,7 @@ def capabilitiesRestricted_1_22(pod: PodView, allowed: Allowed) -> Forbidden | N
     missing_drop_all: list[str] = []
     adding_forbidden: list[str] = []
     forbidden_caps: set[str] = set()
-    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+    for c, sc in pod.container_contexts:
         caps = sc.get("capabilities")
         if caps is None:
             missing_drop_all.append(c.get("name") or "")

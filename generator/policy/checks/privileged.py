@@ -20,9 +20,7 @@ from generator.policy.pod import PodView
 def privileged_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     if "privileged" not in pod.context_fields:
         return None
-    bad = [
-        c.get("name") or "" for c, sc in zip(pod.containers, pod.contexts, strict=True) if sc.get("privileged") is True
-    ]
+    bad = [c.get("name") or "" for c, sc in pod.container_contexts if sc.get("privileged") is True]
     if not bad:
         return None
     return Forbidden(

@@ -28,7 +28,7 @@ def procMount_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
         return None
     bad_containers: list[str] = []
     forbidden_types: set[str] = set()
-    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+    for c, sc in pod.container_contexts:
         proc_mount = sc.get("procMount")
         if proc_mount is not None and proc_mount not in allowed_types:
             bad_containers.append(c.get("name") or "")

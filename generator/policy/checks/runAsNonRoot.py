@@ -34,7 +34,7 @@ def runAsNonRoot1_0(pod: PodView, _: Allowed) -> Forbidden | None:
             bad_setters.append("pod")
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+    for c, sc in pod.container_contexts:
         value = sc.get("runAsNonRoot")
         if value is None:
             if not pod_non_root:

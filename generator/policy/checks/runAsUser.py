@@ -30,7 +30,7 @@ def runAsUser1_23(pod: PodView, _: Allowed) -> Forbidden | None:
     if psc is not None and psc.get("runAsUser") == 0:
         bad_setters.append("pod")
     explicitly_bad = (
-        [c.get("name") or "" for c, sc in zip(pod.containers, pod.contexts, strict=True) if sc.get("runAsUser") == 0]
+        [c.get("name") or "" for c, sc in pod.container_contexts if sc.get("runAsUser") == 0]
         if "runAsUser" in pod.context_fields
         else None
     )

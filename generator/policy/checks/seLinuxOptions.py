@@ -79,7 +79,7 @@ def seLinuxOptions(pod: PodView, allowed: Allowed) -> Forbidden | None:
 
     if "seLinuxOptions" in pod.context_fields:
         bad_containers: list[str] = []
-        for c, sc in zip(pod.containers, pod.contexts, strict=True):
+        for c, sc in pod.container_contexts:
             opts = sc.get("seLinuxOptions")
             if opts is not None:
                 if found is None:

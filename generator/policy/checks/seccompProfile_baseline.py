@@ -76,7 +76,7 @@ def seccompProfileBaseline_1_19(pod: PodView, allowed: Allowed) -> Forbidden | N
 
     if "seccompProfile" in pod.context_fields:
         explicitly_bad_containers: list[str] = []
-        for c, sc in zip(pod.containers, pod.contexts, strict=True):
+        for c, sc in pod.container_contexts:
             profile = sc.get("seccompProfile")
             if profile is not None:
                 profile_type = profile.get("type") or ""

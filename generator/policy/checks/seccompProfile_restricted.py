@@ -39,7 +39,7 @@ def seccompProfileRestricted_1_19(pod: PodView, allowed: Allowed) -> Forbidden |
             bad_values.add(kind)
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c, sc in zip(pod.containers, pod.contexts, strict=True):
+    for c, sc in pod.container_contexts:
         profile = sc.get("seccompProfile")
         if profile is None:
             if not pod_valid:

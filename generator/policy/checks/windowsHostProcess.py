@@ -23,7 +23,7 @@ def windowsHostProcess_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
     bad_containers = (
         [
             c.get("name") or ""
-            for c, sc in zip(pod.containers, pod.contexts, strict=True)
+            for c, sc in pod.container_contexts
             if spec_get(sc.get("windowsOptions"), "hostProcess") is True
         ]
         if "windowsOptions" in pod.context_fields
