@@ -237,15 +237,16 @@ def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "lates
     docstring) and workloads without a template. Wrong types (``privileged:
     "yes"``) are the API decoder's to reject, and are not checked here.
     """
-    run = _RUNS.get((level, version)) if type(level) is str and type(version) is str else None
-    if run is None:
+    try:
+        run = _RUNS[level, version]
+    except (KeyError, TypeError):
         run = _run(level, version)
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in EVALUATED_KINDS:
         raise NotEvaluated(f"kind {kind!r} is not a Pod or a pod-template workload")
     is_pod = kind == "Pod"
     template = obj if is_pod else pod_template(obj)
-    if template is not None and (plan := _PLANS.get(kind)) is not None and _may_hold_nulls(template):
+    if template is not None and _may_hold_nulls(template) and (plan := _PLANS.get(kind)) is not None:
         template = pod_template(_mended(obj, plan))
     # None: no template, which the decoder makes the zero one (mending never makes one appear).
     pod = _ZERO_TEMPLATE if template is None else template_view(template, is_pod=is_pod)

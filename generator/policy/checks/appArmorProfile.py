@@ -55,11 +55,15 @@ def appArmorProfile_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
         if bad_containers:
             bad_setters.append(containers_phrase(bad_containers))
 
-    forbidden_annotations = [
-        f"{key}={go_quote(value or '')}"
-        for key, value in pod.annotations.items()
-        if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "", allowed)
-    ]
+    forbidden_annotations = (
+        [
+            f"{key}={go_quote(value or '')}"
+            for key, value in pod.annotations.items()
+            if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "", allowed)
+        ]
+        if pod.annotations
+        else []
+    )
     if not bad_setters and not forbidden_annotations:
         return None
 
