@@ -68,13 +68,18 @@ def hostProbesAndHostLifecycleV1Dot34(pod: PodView, _: Allowed) -> Forbidden | N
     forbidden: set[str] = set()
     bad_hosts: list[str] = []
     for c in pod.containers:
-        for key in PROBES:
-            if probe := c.get(key):
-                getForbiddenHosts(probe, bad_hosts)
+        # PROBES and LIFECYCLE_HANDLERS, one after the other as upstream writes them (cheaper than a loop).
+        if probe := c.get("livenessProbe"):
+            getForbiddenHosts(probe, bad_hosts)
+        if probe := c.get("readinessProbe"):
+            getForbiddenHosts(probe, bad_hosts)
+        if probe := c.get("startupProbe"):
+            getForbiddenHosts(probe, bad_hosts)
         if lifecycle := c.get("lifecycle"):
-            for key in LIFECYCLE_HANDLERS:
-                if handler := lifecycle.get(key):
-                    getForbiddenHosts(handler, bad_hosts)
+            if handler := lifecycle.get("postStart"):
+                getForbiddenHosts(handler, bad_hosts)
+            if handler := lifecycle.get("preStop"):
+                getForbiddenHosts(handler, bad_hosts)
         if bad_hosts:
             bad_containers.add(c.get("name") or "")
             forbidden.update(bad_hosts)
