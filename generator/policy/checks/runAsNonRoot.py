@@ -32,6 +32,8 @@ def runAsNonRoot1_0(pod: PodView, _: Allowed) -> Forbidden | None:
             pod_non_root = True
         else:
             bad_setters.append("pod")
+    if pod_non_root and "runAsNonRoot" not in pod.context_fields:
+        return None  # the pod's true covers every container, and none sets a value of its own
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
     for c, sc in pod.container_contexts:

@@ -37,6 +37,8 @@ def seccompProfileRestricted_1_19(pod: PodView, allowed: Allowed) -> Forbidden |
         else:
             bad_setters.append("pod")
             bad_values.add(kind)
+    if pod_valid and "seccompProfile" not in pod.context_fields:
+        return None  # the pod's valid profile covers every container, and none sets one of its own
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
     for c, sc in pod.container_contexts:
