@@ -14,14 +14,16 @@ absent, as Go reads a nil pointer or a zero value.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
 from generator.errors import PssgenError
 from generator.policy.fields import SCHEMAS, MapOf, Scalar
-from generator.policy.model import Result, Violation
-from generator.policy.pod import EVALUATED_KINDS, PodView, pod_template, pod_view
+from generator.policy.model import Allowed, Evaluation, Result, Violation
+from generator.policy.pod import EVALUATED_KINDS, PodView, pod_template, template_view
 from generator.policy.registry import active_checks
+from generator.policy.relaxations import Relaxation
 from generator.policy.versions import Version, parse_level, parse_version
 
 
@@ -160,7 +162,72 @@ def decoded(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 # What pod_view gives for the zero PodTemplateSpec: no metadata, an empty spec.
-_ZERO_TEMPLATE: Final = PodView(MappingProxyType({}), MappingProxyType({}), None, (), ())
+_ZERO_TEMPLATE: Final = PodView(MappingProxyType({}), MappingProxyType({}), None, (), (), (), frozenset())
+
+
+# A check as a run holds it: its ID, its implementation and the allowed values of the version in force.
+_Step = tuple[str, Evaluation, Allowed]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Everything ``evaluate`` needs of a level and version, worked out once: the checks PSA runs, in its order,
+    the relaxations any of their versions names (with the checks each lets a pod through), and the verdict of a
+    pod that fails none (immutable, so shared)."""
+
+    level: str
+    version: str  # as PSA prints it
+    checks: tuple[_Step, ...]
+    relaxations: tuple[Relaxation, ...]
+    relaxed_ids: Mapping[str, frozenset[str]]  # by relaxation key: the IDs of the checks whose version names it
+    allowed: Result
+    # The checks left for a pod under some relaxations, by their keys (rare: filled as pods need them).
+    _without: dict[frozenset[str], tuple[_Step, ...]] = field(default_factory=dict)
+
+    def checks_for(self, pod: PodView) -> tuple[_Step, ...]:
+        """The checks that run on ``pod``: ``checks`` less those a relaxation that applies lets it through."""
+        for relaxation in self.relaxations:
+            if relaxation.applies(pod):
+                break
+        else:
+            return self.checks  # the common case: no relaxation applies
+        keys = frozenset(r.key for r in self.relaxations if r.applies(pod))
+        left = self._without.get(keys)
+        if left is None:
+            skipped = frozenset().union(*(self.relaxed_ids[k] for k in keys))
+            left = self._without[keys] = tuple(step for step in self.checks if step[0] not in skipped)
+        return left
+
+
+def _plan(level: str, version: str | Version) -> _Run:
+    level = parse_level(level)
+    parsed = version if isinstance(version, Version) else parse_version(version)
+    active = active_checks(level, parsed.resolved_minor)
+    relaxations = {r.key: r for _, v in active for r in v.relaxations}
+    relaxed_ids = {r.key: frozenset(c.id for c, v in active if r in v.relaxations) for r in relaxations.values()}
+    return _Run(
+        level,
+        str(parsed),
+        tuple((c.id, v.evaluate, v.allowed) for c, v in active),
+        tuple(relaxations.values()),
+        relaxed_ids,
+        Result(True, (), level, str(parsed)),
+    )
+
+
+# The runs asked for so far, by (level, version) as given; bounded, since anyone may ask for v1.12345678.
+_RUNS: dict[tuple[str, str | Version], _Run] = {}
+_MAX_RUNS: Final = 1024
+
+
+def _run(level: str, version: str | Version) -> _Run:
+    try:
+        return _RUNS[level, version]
+    except (KeyError, TypeError):  # TypeError: unhashable, which parse_level or parse_version refuses as PSA would
+        run = _plan(level, version)
+        if len(_RUNS) < _MAX_RUNS:
+            _RUNS[level, version] = run
+        return run
 
 
 def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "latest") -> Result:
@@ -170,17 +237,22 @@ def evaluate(obj: Mapping[str, Any], level: str, version: str | Version = "lates
     docstring) and workloads without a template. Wrong types (``privileged:
     "yes"``) are the API decoder's to reject, and are not checked here.
     """
-    level = parse_level(level)
-    parsed = version if isinstance(version, Version) else parse_version(version)
+    try:
+        run = _RUNS[level, version]
+    except (KeyError, TypeError):
+        run = _run(level, version)
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in EVALUATED_KINDS:
         raise NotEvaluated(f"kind {kind!r} is not a Pod or a pod-template workload")
-    pod = pod_view(decoded(obj)) or _ZERO_TEMPLATE  # None: no template, which the decoder makes the zero one
+    is_pod = kind == "Pod"
+    template = obj if is_pod else pod_template(obj)
+    if template is not None and _may_hold_nulls(template) and (plan := _PLANS.get(kind)) is not None:
+        template = pod_template(_mended(obj, plan))
+    # None: no template, which the decoder makes the zero one (mending never makes one appear).
+    pod = _ZERO_TEMPLATE if template is None else template_view(template, is_pod=is_pod)
     violations: list[Violation] = []
-    for check, impl in active_checks(level, parsed.resolved_minor):
-        if impl.relaxations and impl.relaxed(pod):
-            continue
-        forbidden = impl.evaluate(pod, impl.allowed)
+    for check_id, implementation, allowed in run.checks_for(pod):
+        forbidden = implementation(pod, allowed)
         if forbidden is not None:
-            violations.append(Violation(check.id, forbidden.reason, forbidden.detail))
-    return Result(not violations, tuple(violations), level, str(parsed))
+            violations.append(Violation(check_id, forbidden.reason, forbidden.detail))
+    return Result(False, tuple(violations), run.level, run.version) if violations else run.allowed

@@ -12,8 +12,8 @@ let some pods through it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 from generator.policy.pod import PodView
 from generator.policy.relaxations import Relaxation
@@ -29,6 +29,28 @@ MODE_HEADS = {"enforce": ENFORCE_HEAD, "audit": WARN_HEAD, "warn": WARN_HEAD}
 UNKNOWN_FORBIDDEN_REASON = "unknown forbidden reason"
 
 
+_T = TypeVar("_T")
+
+
+def _quick_init(cls: type[_T]) -> type[_T]:
+    """``cls`` (a frozen slots dataclass without defaults) with an ``__init__`` that sets each field through its
+    slot, where dataclasses' calls ``object.__setattr__`` for each: the same object, built in half the time.
+
+    The evaluator builds one Forbidden and one Violation per failed check, and a Result per denied object, so the
+    frozen ``__init__`` was a fifth of a denied pod's time. Signature, frozenness, equality and repr are the
+    dataclass's own.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    namespace = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Forbidden:
     """What a failed check reports: PSA's forbiddenReason and forbiddenDetail."""
@@ -37,6 +59,7 @@ class Forbidden:
     detail: str
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Violation:
     """A failed check in a result, in PSA's order."""
@@ -111,6 +134,7 @@ class Check:
         return found
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Result:
     """A verdict for one object at one level and version."""

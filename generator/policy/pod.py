@@ -50,17 +50,25 @@ VOLUME_SOURCES: tuple[str, ...] = (
 )  # fmt: skip
 
 _EMPTY: Mapping[str, Any] = {}
+_SOURCES = frozenset(VOLUME_SOURCES)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PodView:
-    """The parts of a pod every check reads, computed once per object."""
+    """The parts of a pod every check reads, computed once per object (and not changed after: the checks are
+    pure; not frozen only because a frozen dataclass costs more to build than many checks cost to run)."""
 
     annotations: Mapping[str, Any]
     spec: Mapping[str, Any]
     security_context: Mapping[str, Any] | None  # spec.securityContext; None is Go's nil
     containers: tuple[Mapping[str, Any], ...]  # init, then regular, then ephemeral: PSA's visit order
     volumes: tuple[Mapping[str, Any], ...]  # defaulted
+    # Each container with its securityContext, in ``containers``' order, an empty one for nil: every check reads a
+    # nil securityContext as one that sets nothing, as Go reads a nil pointer's fields through PSA's nil checks.
+    container_contexts: tuple[tuple[Mapping[str, Any], Mapping[str, Any]], ...]
+    # Every field some container's securityContext holds (null or not): a check reading only fields outside it
+    # finds them all nil in every container, without walking the containers.
+    context_fields: frozenset[str]
 
 
 def pod_template(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -87,27 +95,44 @@ def _default_host_ports(container: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**container, "ports": defaulted}
 
 
+def _defaulted_volumes(volumes: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    """The API's default for a volume with no source: an emptyDir."""
+    defaulted = list(volumes)
+    for i, volume in enumerate(volumes):
+        for key, value in volume.items():
+            if value is not None and key in _SOURCES:
+                break
+        else:
+            defaulted[i] = {**volume, "emptyDir": {}}
+    return tuple(defaulted)
+
+
 def pod_view(obj: Mapping[str, Any]) -> PodView | None:
     """The defaulted pod for a Pod or workload, or None for kinds PSA does not evaluate."""
     template = pod_template(obj)
     if template is None:
         return None
+    return template_view(template, is_pod=obj.get("kind") == "Pod")
+
+
+def template_view(template: Mapping[str, Any], *, is_pod: bool) -> PodView:
+    """The defaulted pod of ``template`` (a Pod itself when ``is_pod``, which gets hostNetwork's port default)."""
     metadata = template.get("metadata") or _EMPTY
     spec = template.get("spec") or _EMPTY
     init = spec.get("initContainers") or ()
     regular = spec.get("containers") or ()
-    if obj.get("kind") == "Pod" and spec.get("hostNetwork") is True:
+    if is_pod and spec.get("hostNetwork") is True:
         init = [_default_host_ports(c) for c in init]
         regular = [_default_host_ports(c) for c in regular]
     containers = (*init, *regular, *(spec.get("ephemeralContainers") or ()))
-    volumes = tuple(
-        v if any(v.get(src) is not None for src in VOLUME_SOURCES) else {**v, "emptyDir": {}}
-        for v in spec.get("volumes") or ()
-    )
+    contexts = [c.get("securityContext") or _EMPTY for c in containers]
+    volumes = spec.get("volumes")
     return PodView(
-        annotations=metadata.get("annotations") or _EMPTY,
-        spec=spec,
-        security_context=spec.get("securityContext"),
-        containers=containers,
-        volumes=volumes,
+        metadata.get("annotations") or _EMPTY,
+        spec,
+        spec.get("securityContext"),
+        containers,
+        _defaulted_volumes(volumes) if volumes else (),
+        tuple(zip(containers, contexts)),  # noqa: B905 -- the same length by construction; strict= costs a third more
+        frozenset().union(*contexts),
     )

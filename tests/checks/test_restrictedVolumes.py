@@ -32,7 +32,15 @@ def view(volumes):
 
 def raw_view(volumes):
     """A PodView whose volumes have not been through API defaulting."""
-    return PodView(annotations={}, spec={}, security_context=None, containers=(), volumes=tuple(volumes))
+    return PodView(
+        annotations={},
+        spec={},
+        security_context=None,
+        containers=(),
+        volumes=tuple(volumes),
+        container_contexts=(),
+        context_fields=frozenset(),
+    )
 
 
 def evaluated(spec, level, version):

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from generator.policy.checks._goprint import ENDS, STARTS
 from generator.policy.model import spec_get
 
 
-def join_quote(items: Iterable[str]) -> str:
+def join_quote(items: Sequence[str]) -> str:
     """``"a", "b"``; empty for no items."""
-    items = list(items)
-    if not items:
-        return ""
-    return '"' + '", "'.join(items) + '"'
+    return '"' + '", "'.join(items) + '"' if items else ""
 
 
 def pluralize(singular: str, plural: str, count: int) -> str:
     return singular if count == 1 else plural
 
 
-def containers_phrase(names: list[str]) -> str:
+def containers_phrase(names: Sequence[str]) -> str:
     """``container "a"`` or ``containers "a", "b"``."""
-    return f"{pluralize('container', 'containers', len(names))} {join_quote(names)}"
+    return f'container "{names[0]}"' if len(names) == 1 else f"containers {join_quote(names)}"
 
 
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}

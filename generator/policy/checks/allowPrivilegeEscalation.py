@@ -20,11 +20,7 @@ from generator.policy.relaxations import WINDOWS
 
 def allowPrivilegeEscalation_1_8(pod: PodView, _: Allowed) -> Forbidden | None:
     # Only an explicit false passes: a nil securityContext or a nil field fails.
-    bad = [
-        c.get("name") or ""
-        for c in pod.containers
-        if (sc := c.get("securityContext")) is None or sc.get("allowPrivilegeEscalation") is not False
-    ]
+    bad = [c.get("name") or "" for c, sc in pod.container_contexts if sc.get("allowPrivilegeEscalation") is not False]
     if not bad:
         return None
     return Forbidden(

@@ -20,7 +20,7 @@ spec.ephemeralContainers[*].securityContext.appArmorProfile.type
 
 from __future__ import annotations
 
-from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, pluralize, security_field
+from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, pluralize
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
@@ -43,22 +43,29 @@ def appArmorProfile_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
             bad_setters.append("pod")
             bad_values.add(profile_type)
 
-    bad_containers: list[str] = []
-    for c in pod.containers:
-        profile = security_field(c, "appArmorProfile")
-        if profile is not None:
-            profile_type = profile.get("type") or ""
-            if profile_type not in field_types:
-                bad_containers.append(c.get("name") or "")
-                bad_values.add(profile_type)
-    if bad_containers:
-        bad_setters.append(containers_phrase(bad_containers))
+    if "appArmorProfile" in pod.context_fields:
+        bad_containers: list[str] = []
+        for c, sc in pod.container_contexts:
+            profile = sc.get("appArmorProfile")
+            if profile is not None:
+                profile_type = profile.get("type") or ""
+                if profile_type not in field_types:
+                    bad_containers.append(c.get("name") or "")
+                    bad_values.add(profile_type)
+        if bad_containers:
+            bad_setters.append(containers_phrase(bad_containers))
 
-    forbidden_annotations = [
-        f"{key}={go_quote(value or '')}"
-        for key, value in pod.annotations.items()
-        if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "", allowed)
-    ]
+    forbidden_annotations = (
+        [
+            f"{key}={go_quote(value or '')}"
+            for key, value in pod.annotations.items()
+            if key.startswith(ANNOTATION_KEY_PREFIX) and not allowedAnnotationValue(value or "", allowed)
+        ]
+        if pod.annotations
+        else []
+    )
+    if not bad_setters and not forbidden_annotations:
+        return None
 
     bad_value_list = sorted(bad_values)
     if forbidden_annotations:
@@ -66,8 +73,6 @@ def appArmorProfile_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
         bad_value_list += forbidden_annotations
         bad_setters.append(pluralize("annotation", "annotations", len(forbidden_annotations)))
 
-    if not bad_setters:
-        return None
     return Forbidden(
         pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(bad_value_list)),
         f"{' and '.join(bad_setters)} must not set AppArmor profile type to {join_quote(bad_value_list)}",

@@ -15,21 +15,26 @@ values from the default set "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE","FOWNER", "FS
 
 from __future__ import annotations
 
-from generator.policy.checks._helpers import containers_phrase, join_quote, security_field
+from generator.policy.checks._helpers import containers_phrase, join_quote
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
 def capabilitiesBaseline_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
     default_set = allowed["capabilities"]
+    if "capabilities" not in pod.context_fields:
+        return None
     bad_containers: list[str] = []
     non_default: set[str] = set()
-    for c in pod.containers:
-        capabilities = security_field(c, "capabilities")
+    for c, sc in pod.container_contexts:
+        capabilities = sc.get("capabilities")
         if capabilities is None:
             continue
+        add = capabilities.get("add")
+        if not add:
+            continue
         valid = True
-        for capability in capabilities.get("add") or ():
+        for capability in add:
             if capability not in default_set:
                 valid = False
                 non_default.add(capability or "")

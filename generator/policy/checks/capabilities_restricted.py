@@ -36,13 +36,15 @@ def capabilitiesRestricted_1_22(pod: PodView, allowed: Allowed) -> Forbidden | N
     missing_drop_all: list[str] = []
     adding_forbidden: list[str] = []
     forbidden_caps: set[str] = set()
-    for c in pod.containers:
-        sc = c.get("securityContext")
-        caps = None if sc is None else sc.get("capabilities")
+    for c, sc in pod.container_contexts:
+        caps = sc.get("capabilities")
         if caps is None:
             missing_drop_all.append(c.get("name") or "")
             continue
-        if not any(dropped in required_drop for dropped in caps.get("drop") or ()):
+        for dropped in caps.get("drop") or ():
+            if dropped in required_drop:
+                break
+        else:
             missing_drop_all.append(c.get("name") or "")
         add = caps.get("add")
         if add:

@@ -54,10 +54,13 @@ HOST_ACTIONS = ("httpGet", "tcpSocket")
 
 def getForbiddenHosts(handler: Mapping[str, Any], bad_hosts: list[str]) -> None:
     """Upstream's getForbiddenHostProbes and getForbiddenHostLifecycle: the non-empty hosts of a handler."""
-    for action_key in HOST_ACTIONS:
-        action = handler.get(action_key)
-        if action is not None and (host := action.get("host")):
-            bad_hosts.append(host)
+    # HOST_ACTIONS, written out as upstream does: the loop cost more than the two reads.
+    http_get = handler.get("httpGet")
+    if http_get is not None and (host := http_get.get("host")):
+        bad_hosts.append(host)
+    tcp_socket = handler.get("tcpSocket")
+    if tcp_socket is not None and (host := tcp_socket.get("host")):
+        bad_hosts.append(host)
 
 
 def hostProbesAndHostLifecycleV1Dot34(pod: PodView, _: Allowed) -> Forbidden | None:
@@ -65,13 +68,18 @@ def hostProbesAndHostLifecycleV1Dot34(pod: PodView, _: Allowed) -> Forbidden | N
     forbidden: set[str] = set()
     bad_hosts: list[str] = []
     for c in pod.containers:
-        for key in PROBES:
-            if probe := c.get(key):
-                getForbiddenHosts(probe, bad_hosts)
+        # PROBES and LIFECYCLE_HANDLERS, one after the other as upstream writes them (cheaper than a loop).
+        if probe := c.get("livenessProbe"):
+            getForbiddenHosts(probe, bad_hosts)
+        if probe := c.get("readinessProbe"):
+            getForbiddenHosts(probe, bad_hosts)
+        if probe := c.get("startupProbe"):
+            getForbiddenHosts(probe, bad_hosts)
         if lifecycle := c.get("lifecycle"):
-            for key in LIFECYCLE_HANDLERS:
-                if handler := lifecycle.get(key):
-                    getForbiddenHosts(handler, bad_hosts)
+            if handler := lifecycle.get("postStart"):
+                getForbiddenHosts(handler, bad_hosts)
+            if handler := lifecycle.get("preStop"):
+                getForbiddenHosts(handler, bad_hosts)
         if bad_hosts:
             bad_containers.add(c.get("name") or "")
             forbidden.update(bad_hosts)

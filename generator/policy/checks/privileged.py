@@ -12,13 +12,15 @@ spec.ephemeralContainers[*].securityContext.privileged
 
 from __future__ import annotations
 
-from generator.policy.checks._helpers import containers_phrase, security_field
+from generator.policy.checks._helpers import containers_phrase
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 
 
 def privileged_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
-    bad = [c.get("name") or "" for c in pod.containers if security_field(c, "privileged") is True]
+    if "privileged" not in pod.context_fields:
+        return None
+    bad = [c.get("name") or "" for c, sc in pod.container_contexts if sc.get("privileged") is True]
     if not bad:
         return None
     return Forbidden(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.policy.checks._helpers import containers_phrase, join_quote, security_field
+from generator.policy.checks._helpers import containers_phrase, join_quote
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden
 from generator.policy.pod import PodView
 from generator.policy.relaxations import USER_NAMESPACES
@@ -24,10 +24,12 @@ from generator.policy.relaxations import USER_NAMESPACES
 def procMount_1_0(pod: PodView, allowed: Allowed) -> Forbidden | None:
     """Forbids any procMount but the allowed ones, unconditionally (also procMount_restricted's check)."""
     allowed_types = allowed["proc_mount_types"]
+    if "procMount" not in pod.context_fields:
+        return None
     bad_containers: list[str] = []
     forbidden_types: set[str] = set()
-    for c in pod.containers:
-        proc_mount = security_field(c, "procMount")
+    for c, sc in pod.container_contexts:
+        proc_mount = sc.get("procMount")
         if proc_mount is not None and proc_mount not in allowed_types:
             bad_containers.append(c.get("name") or "")
             forbidden_types.add(proc_mount)

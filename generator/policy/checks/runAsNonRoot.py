@@ -32,11 +32,12 @@ def runAsNonRoot1_0(pod: PodView, _: Allowed) -> Forbidden | None:
             pod_non_root = True
         else:
             bad_setters.append("pod")
+    if pod_non_root and "runAsNonRoot" not in pod.context_fields:
+        return None  # the pod's true covers every container, and none sets a value of its own
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c in pod.containers:
-        sc = c.get("securityContext")
-        value = None if sc is None else sc.get("runAsNonRoot")
+    for c, sc in pod.container_contexts:
+        value = sc.get("runAsNonRoot")
         if value is None:
             if not pod_non_root:
                 implicitly_bad.append(c.get("name") or "")

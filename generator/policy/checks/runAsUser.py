@@ -29,11 +29,11 @@ def runAsUser1_23(pod: PodView, _: Allowed) -> Forbidden | None:
     # Only an explicit 0 fails; a pod-level 0 fails even if every container overrides it.
     if psc is not None and psc.get("runAsUser") == 0:
         bad_setters.append("pod")
-    explicitly_bad = [
-        c.get("name") or ""
-        for c in pod.containers
-        if (sc := c.get("securityContext")) is not None and sc.get("runAsUser") == 0
-    ]
+    explicitly_bad = (
+        [c.get("name") or "" for c, sc in pod.container_contexts if sc.get("runAsUser") == 0]
+        if "runAsUser" in pod.context_fields
+        else None
+    )
     if explicitly_bad:
         bad_setters.append(containers_phrase(explicitly_bad))
     if not bad_setters:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from generator.policy.checks._helpers import containers_phrase, join_quote, pluralize, security_field
+from generator.policy.checks._helpers import containers_phrase, join_quote, pluralize
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
@@ -77,16 +77,17 @@ def seLinuxOptions(pod: PodView, allowed: Allowed) -> Forbidden | None:
         if not validSELinuxOptions(opts, allowed_types, found):
             bad_setters.append("pod")
 
-    bad_containers: list[str] = []
-    for c in pod.containers:
-        opts = security_field(c, "seLinuxOptions")
-        if opts is not None:
-            if found is None:
-                found = _Findings()
-            if not validSELinuxOptions(opts, allowed_types, found):
-                bad_containers.append(c.get("name") or "")
-    if bad_containers:
-        bad_setters.append(containers_phrase(bad_containers))
+    if "seLinuxOptions" in pod.context_fields:
+        bad_containers: list[str] = []
+        for c, sc in pod.container_contexts:
+            opts = sc.get("seLinuxOptions")
+            if opts is not None:
+                if found is None:
+                    found = _Findings()
+                if not validSELinuxOptions(opts, allowed_types, found):
+                    bad_containers.append(c.get("name") or "")
+        if bad_containers:
+            bad_setters.append(containers_phrase(bad_containers))
 
     if not bad_setters or found is None:
         return None

@@ -21,7 +21,7 @@ spec.ephemeralContainers[*].securityContext.seccompProfile.type
 
 from __future__ import annotations
 
-from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote, security_field
+from generator.policy.checks._helpers import containers_phrase, go_quote, join_quote
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
@@ -74,16 +74,17 @@ def seccompProfileBaseline_1_19(pod: PodView, allowed: Allowed) -> Forbidden | N
             bad_setters.append("pod")
             bad_values.add(profile_type)
 
-    explicitly_bad_containers: list[str] = []
-    for c in pod.containers:
-        profile = security_field(c, "seccompProfile")
-        if profile is not None:
-            profile_type = profile.get("type") or ""
-            if not validSeccomp(profile_type, allowed):
-                explicitly_bad_containers.append(c.get("name") or "")
-                bad_values.add(profile_type)
-    if explicitly_bad_containers:
-        bad_setters.append(containers_phrase(explicitly_bad_containers))
+    if "seccompProfile" in pod.context_fields:
+        explicitly_bad_containers: list[str] = []
+        for c, sc in pod.container_contexts:
+            profile = sc.get("seccompProfile")
+            if profile is not None:
+                profile_type = profile.get("type") or ""
+                if not validSeccomp(profile_type, allowed):
+                    explicitly_bad_containers.append(c.get("name") or "")
+                    bad_values.add(profile_type)
+        if explicitly_bad_containers:
+            bad_setters.append(containers_phrase(explicitly_bad_containers))
 
     if not bad_setters:
         return None

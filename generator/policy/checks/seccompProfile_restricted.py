@@ -37,11 +37,12 @@ def seccompProfileRestricted_1_19(pod: PodView, allowed: Allowed) -> Forbidden |
         else:
             bad_setters.append("pod")
             bad_values.add(kind)
+    if pod_valid and "seccompProfile" not in pod.context_fields:
+        return None  # the pod's valid profile covers every container, and none sets one of its own
     explicitly_bad: list[str] = []
     implicitly_bad: list[str] = []
-    for c in pod.containers:
-        sc = c.get("securityContext")
-        profile = None if sc is None else sc.get("seccompProfile")
+    for c, sc in pod.container_contexts:
+        profile = sc.get("seccompProfile")
         if profile is None:
             if not pod_valid:
                 implicitly_bad.append(c.get("name") or "")

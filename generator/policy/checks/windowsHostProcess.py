@@ -14,17 +14,21 @@ spec.ephemeralContainers[*].securityContext.windowsOptions.hostProcess
 
 from __future__ import annotations
 
-from generator.policy.checks._helpers import containers_phrase, security_field
+from generator.policy.checks._helpers import containers_phrase
 from generator.policy.model import Allowed, Check, CheckVersion, Forbidden, spec_get
 from generator.policy.pod import PodView
 
 
 def windowsHostProcess_1_0(pod: PodView, _: Allowed) -> Forbidden | None:
-    bad_containers = [
-        c.get("name") or ""
-        for c in pod.containers
-        if spec_get(security_field(c, "windowsOptions"), "hostProcess") is True
-    ]
+    bad_containers = (
+        [
+            c.get("name") or ""
+            for c, sc in pod.container_contexts
+            if spec_get(sc.get("windowsOptions"), "hostProcess") is True
+        ]
+        if "windowsOptions" in pod.context_fields
+        else None
+    )
     pod_forbidden = spec_get(spec_get(pod.security_context, "windowsOptions"), "hostProcess") is True
     if not (pod_forbidden or bad_containers):
         return None
