@@ -11,6 +11,7 @@ Each module imports only those listed before it:
 - ``stream``: bytes read a block at a time, checked, and cut into chunks at ``---`` lines
 - ``loader``: the strict loader: values as kubectl's go-yaml v2 reads them, no duplicate keys
 - ``yaml_events``: one chunk's YAML, read event by event, a ``kind: List``'s items one at a time
+- ``json_stream``: JSON documents as the API receives them; a big JSON chunk read a value (a List's item) at a time
 - ``chunks``: every document of a byte stream, each chunk read as JSON or as YAML (``read_text``)
 - ``files``: files, directories and stdin (``read_paths``)
 - ``pieces``: sources cut into pieces for worker processes (``Pieces``, ``read_piece``)
