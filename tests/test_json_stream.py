@@ -193,3 +193,80 @@ def test_a_big_json_export_through_the_cli(tmp_path: Any, monkeypatch: pytest.Mo
     assert len(report["results"]) == 150
     (error,) = report["errors"]
     assert (error["document"], error["item"]) == (0, 150) and error["message"].startswith("invalid JSON at line")
+
+
+# ---------------------------------------------------------------- --jobs: a JSON List cut into runs of items
+
+
+@pytest.fixture
+def small_json_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of a few KiB, of Lists over 4 KiB (cut here; workers only read the pieces they are sent)."""
+    from generator.manifests import pieces
+
+    monkeypatch.setattr(pieces, "PIECE_SIZE", 2048)
+    monkeypatch.setattr(pieces, "JSON_WHOLE", 4096)
+    monkeypatch.setattr(chunks, "JSON_WHOLE", 4096)
+
+
+def jobs_and_alone(paths: list[str], **kwargs: Any) -> tuple[list[object], list[object]]:
+    from generator.engines import PythonEngine
+    from generator.policy.versions import parse_version
+    from generator.scan import scan, scan_parallel
+
+    version = parse_version("latest")
+    alone = list(scan(read_paths(paths), PythonEngine(), "restricted", version))
+    return alone, list(scan_parallel(paths, 2, "python", "restricted", version, **kwargs))
+
+
+def replaced(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced in item 30, or (when it is not in it) where it first is."""
+    at = text.index('"name": "p30"')
+    start, end = text.rindex("\n        {", 0, at), text.index("\n        }", at)
+    if old in text[start:end]:
+        return text[:start] + text[start:end].replace(old, new, 1) + text[end:]
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+JSON_SPOTS: dict[str, Any] = {
+    "plain": lambda t: t,
+    "a kindless item": lambda t: replaced(t, '"apiVersion": "v1",\n            "kind": "Pod",', ""),
+    "a nested List": lambda t: replaced(t, '"kind": "Pod",', '"kind": "List", "items": [],'),
+    "a syntax error": lambda t: replaced(t, '"name": "p30"', '"name" "p30"'),
+    "a duplicate key": lambda t: replaced(t, '"name": "p30"', '"name": "p30", "name": "x"'),
+    "NaN": lambda t: replaced(t, '"name": "p30"', '"name": NaN'),
+    "infinity": lambda t: replaced(t, '"name": "p30"', '"name": "p30", "x": 1e400'),
+    "a float": lambda t: replaced(t, '"name": "p30"', '"name": "p30", "x": 1.0'),
+    "a surrogate": lambda t: replaced(t, '"name": "p30"', '"name": "p\\ud800"'),
+    "a NUL": lambda t: replaced(t, '"name": "p30"', '"name": "p\x00"'),
+    "a trailing comma": lambda t: replaced(t, "\n        }\n    ],", "\n        },\n    ],"),
+    "no kind": lambda t: replaced(t, '"kind": "List",', ""),
+    "more after the List": lambda t: t + '\n{"kind": "Pod", "metadata": {"name": "after"}}\n',
+    "a broken end": lambda t: t[:-3],
+    "items on one line": lambda t: replaced(t, "},\n        {", "}, {"),
+}
+
+
+@pytest.mark.usefixtures("small_json_pieces")
+@pytest.mark.parametrize("spot", JSON_SPOTS)
+def test_jobs_read_a_json_list_as_one_process_does(spot: str, tmp_path: Any) -> None:
+    path = tmp_path / "export.json"
+    items = [pod(i, hostPID=i % 7 == 3) for i in range(60)]
+    path.write_bytes(JSON_SPOTS[spot](export(items)).encode("utf-8", "surrogatepass"))
+    alone, pieces = jobs_and_alone([str(path)])
+    assert len(alone) >= 31
+    assert pieces == alone
+
+
+@pytest.mark.usefixtures("small_json_pieces")
+def test_the_namespace_pass_numbers_a_json_list_as_one_process_does(tmp_path: Any) -> None:
+    from generator.policy.versions import parse_version
+    from generator.scan import scan_parallel
+
+    path = tmp_path / "export.json"
+    namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"n{i}"}} for i in range(3)]
+    path.write_text(export([pod(i) for i in range(40)] + namespaces))
+    skimmed = scan_parallel([str(path)], 2, None, "restricted", parse_version("latest"), kinds={"Namespace"},
+                            skim=True)  # fmt: skip
+    found = [(e.document, e.item) for e in skimmed if isinstance(e, Document) and e.obj["kind"] == "Namespace"]
+    assert found == [(0, 40), (0, 41), (0, 42)]

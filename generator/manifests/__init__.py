@@ -22,7 +22,7 @@ from __future__ import annotations
 from generator.manifests.chunks import read_text
 from generator.manifests.documents import MAX_ALIAS_EXPANSION, MAX_DEPTH, Document, ReadError
 from generator.manifests.files import read_paths, source_names
-from generator.manifests.pieces import LocalRead, Piece, Pieces, read_piece
+from generator.manifests.pieces import LocalRead, Piece, Pieces, json_items, read_piece
 
 __all__ = [
     "MAX_ALIAS_EXPANSION",
@@ -32,6 +32,7 @@ __all__ = [
     "Piece",
     "Pieces",
     "ReadError",
+    "json_items",
     "read_paths",
     "read_piece",
     "read_text",

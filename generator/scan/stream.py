@@ -36,7 +36,7 @@ from typing import IO, Any, TypeAlias
 
 from generator.engines import EngineBase, Refused, Request, open_engine
 from generator.errors import PssgenError
-from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
+from generator.manifests import Document, Piece, Pieces, ReadError, json_items, read_piece
 from generator.manifests.shape import conform
 from generator.policy.model import Result
 from generator.policy.namespaces import LevelVersion, NamespacePolicy, namespace_labels, policy_from_labels
@@ -458,7 +458,7 @@ class _Reading:
     def read(self, piece: Piece) -> tuple[list[Any], int, bool]:
         """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
         if self.skim and piece.kind != "rest" and not might_hold(piece.data, self.kinds):
-            return [], 0, True
+            return [], json_items(piece) if piece.first_item < 0 else 0, True  # (how many a JSON run's items are)
         read, documents, stands = read_piece(piece, self.kinds)
         if not stands:
             return [], documents, False
@@ -776,6 +776,7 @@ def scan_parallel(
     index = 0
     abandoned: set[int] = set()
     held: dict[int, tuple[Piece, list[Any]]] = {}  # per List, its last run of items, until its "rest" is read
+    numbered: dict[int, int] = {}  # per JSON List, the items of its runs settled so far
 
     def here_read(entries: Iterable[Any]) -> Iterator[Any]:
         if here is None:
@@ -791,6 +792,11 @@ def scan_parallel(
             index = 0
         if piece.list_id in abandoned:
             return
+        if piece.first_item < 0:  # a JSON List's run of items, numbered from 0, and how many: numbered on here
+            first = numbered.get(piece.list_id, 0)
+            numbered[piece.list_id] = first + documents
+            piece, documents = replace(piece, first_item=first), 0
+            entries = [e if e.item is None else replace(e, item=e.item + first) for e in entries] if first else entries
         before = held.pop(piece.list_id, None)
         if before is not None and (stands or piece.kind == "items"):
             yield from (_numbered(entry, index) for entry in before[1])
