@@ -270,3 +270,46 @@ def test_the_namespace_pass_numbers_a_json_list_as_one_process_does(tmp_path: An
                             skim=True)  # fmt: skip
     found = [(e.document, e.item) for e in skimmed if isinstance(e, Document) and e.obj["kind"] == "Namespace"]
     assert found == [(0, 40), (0, 41), (0, 42)]
+
+
+def test_the_fast_reading_of_an_item_is_the_strict_one() -> None:
+    """``read_item`` skips the strict decoder's hook and ``as_api_json`` where they cannot change anything."""
+    from generator.manifests.shape import as_api_json
+
+    def strict(text: str) -> Any:
+        try:
+            value, end = json_stream.DECODER.raw_decode(text, 0)
+            return as_api_json(value, 98, surrogates="\\" in text), end
+        except (ValueError, RecursionError) as exc:
+            return type(exc), str(exc), getattr(exc, "path", None)
+
+    def fast(text: str) -> Any:
+        try:
+            return json_stream.read_item(text, 0)
+        except (ValueError, RecursionError) as exc:
+            return type(exc), str(exc), getattr(exc, "path", None)
+
+    rng = random.Random(3)
+    base = json.dumps(pod(0, hostname="a:b", x=[{"y": True, "z": None, "n": 12}], s="q"), indent=2)
+    edits = [
+        '"name": "p0", "name": "p0"',
+        '"name": "p0", "name": "x"',
+        '"x": 1.5',
+        '"x": 2.0',
+        '"x": 1e400',
+        '"x": "\\"quoted\\": 1"',
+        '"x": "\\u0022"',
+        '"x": "\\ud800"',
+        '"x": NaN',
+        '"x": ' + "[" * 97 + "]" * 97,
+        '"x": ' + "[" * 96 + "]" * 96,
+        '"a": {"b": 1, "b": 1}',
+        '"x": "a\\\\"',
+        '"x": 10000000000000000000000',
+    ]
+    for _ in range(400):
+        text = base
+        for edit in rng.sample(edits, rng.randint(0, 3)):
+            text = text.replace('"s": "q"', edit + ', "s": "q"', 1)
+        assert fast(text) == strict(text), text
+    assert fast("[1, 2]") == strict("[1, 2]") and fast('"text"') == strict('"text"')

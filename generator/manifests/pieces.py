@@ -20,17 +20,16 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from generator.manifests.chunks import _json_values, _read_chunk, _read_stream
-from generator.manifests.documents import MAX_DEPTH, NO_KIND, Document, ReadError, item_problem, list_item
+from generator.manifests.documents import NO_KIND, Document, ReadError, item_problem, list_item
 from generator.manifests.files import _os_message, _small_file, _stream_file, _walk
 from generator.manifests.json_stream import (
     _SURROGATE_ESCAPE,
     DECODER,
     JSON_WHOLE,
-    MAX_CONTAINERS,
     _as_api_json,
     _independent,
+    read_item,
 )
-from generator.manifests.shape import as_api_json
 from generator.manifests.stream import BLOCK_SIZE, MAX_OBJECT_BYTES, _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
 
@@ -180,9 +179,7 @@ def _json_piece(piece: Piece) -> tuple[list[Document | ReadError], int, bool]:
     comma = False
     while at < len(text):
         try:
-            value, end = DECODER.raw_decode(text, at)
-            surrogates = text.find("\\", at, end) >= 0 and _SURROGATE_ESCAPE.search(text, at, end) is not None
-            value = as_api_json(value, MAX_DEPTH - 2, max_containers=MAX_CONTAINERS, surrogates=surrogates)
+            value, end = read_item(text, at)
         except (ValueError, RecursionError):  # NotJSONError and JSONDecodeError are ValueErrors
             return [], 0, False
         if item_problem(i, value) is not None or not _independent(value):
