@@ -46,6 +46,7 @@ _REGION_END = re.compile(rb"\n(?:[^- \r\n#]|-[^ \r\n]|\r(?!\n))")
 _JSON_ITEMS = re.compile(rb'^[ \t]*"items"[ \t]*:[ \t]*\[[ \t]*\r?\n', re.M)
 _JSON_FIRST = re.compile(rb"(?:[ \t]*\r?\n)*( +)\{")
 _JSON_BLANKS = re.compile(r"[ \t\n\r]*")
+_LEADING_BLANKS = re.compile(rb"[ \t\n\r]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,8 @@ def _json_head(ahead: bytes) -> tuple[int, bytes, int] | None:
     Only `kubectl get -o json`'s layout is cut (the object from the chunk's first byte, an items line, its first
     item on a line of its own), and only when what comes before the items is strict JSON the API can receive.
     """
-    brace = len(ahead) - len(ahead.lstrip(b" \t\r\n"))
+    found = _LEADING_BLANKS.match(ahead, 0, _HEAD_LIMIT)  # (a chunk of a big YAML stream is not copied)
+    brace = found.end() if found else 0
     if ahead[brace : brace + 1] != b"{":
         return None
     head = _JSON_ITEMS.search(ahead, brace, _HEAD_LIMIT)
