@@ -720,6 +720,21 @@ def might_hold(data: bytes, kinds: Collection[str] | None) -> bool:
     return _ESCAPE.search(data) is not None or _token(data, b"*", b"_-") or _token(data, b"!", b"_-!<")
 
 
+def _item_numbered(entry: Any, first: int) -> Any:
+    """``entry`` of a JSON List's run of items (numbered from 0), numbered from ``first``: an Outcome or a ReadError
+    built anew (``dataclasses.replace`` costs more than the rest of the main process's work for an object)."""
+    item = entry.item
+    if item is None:
+        return entry
+    if entry.__class__ is Outcome:
+        e: Outcome = entry
+        return Outcome(e.source, e.document, item + first, e.line, e.kind, e.namespace, e.name, e.result, e.policy,
+                       e.audit, e.warn, e.read_warnings)  # fmt: skip
+    if entry.__class__ is ReadError:
+        return ReadError(entry.source, entry.document, entry.message, item + first)
+    return replace(entry, item=item + first)
+
+
 def _numbered(entry: Any, base: int) -> Any:
     return entry if entry.document is None or base == 0 else replace(entry, document=entry.document + base)
 
@@ -796,7 +811,7 @@ def scan_parallel(
             first = numbered.get(piece.list_id, 0)
             numbered[piece.list_id] = first + documents
             piece, documents = replace(piece, first_item=first), 0
-            entries = [e if e.item is None else replace(e, item=e.item + first) for e in entries] if first else entries
+            entries = [_item_numbered(entry, first) for entry in entries] if first else entries
         before = held.pop(piece.list_id, None)
         if before is not None and (stands or piece.kind == "items"):
             yield from (_numbered(entry, index) for entry in before[1])
