@@ -23,6 +23,7 @@ from generator.manifests.chunks import _json_values, _read_chunk, _read_stream
 from generator.manifests.documents import NO_KIND, Document, ReadError, item_problem, list_item
 from generator.manifests.files import _os_message, _small_file, _stream_file, _walk
 from generator.manifests.json_stream import (
+    _FAST,
     _SURROGATE_ESCAPE,
     DECODER,
     JSON_WHOLE,
@@ -158,10 +159,24 @@ def read_piece(piece: Piece, kinds: Collection[str] | None) -> tuple[list[Docume
             return entries, index, True
 
 
-def json_items(piece: Piece) -> int:
-    """How many items a run of a JSON List's items starts (lines that start one), for a run not read (skimmed)."""
-    start = piece.label.encode() + b"{"
-    return piece.data.count(b"\n" + start) + piece.data.startswith(start)
+def json_items(piece: Piece) -> int | None:
+    """How many items a run of a JSON List's items holds, for a run not read for them (skimmed), or None when it
+    does not read as a run of JSON values (then nothing of it stands). Counted by reading: lines that look like
+    an item's first are only what cuts the List."""
+    try:
+        text = piece.data.decode("utf-8")
+        count, at = 0, _past_json_blanks(text, 0)
+        while at < len(text):
+            _, end = _FAST.raw_decode(text, at)
+            count += 1
+            at = _past_json_blanks(text, end)
+            if text[at : at + 1] == ",":
+                at = _past_json_blanks(text, at + 1)
+            elif at < len(text):
+                return None
+    except (ValueError, RecursionError):
+        return None
+    return count
 
 
 def _json_piece(piece: Piece) -> tuple[list[Document | ReadError], int, bool]:
@@ -473,7 +488,7 @@ class Pieces:
         doc_line = line + before + 1
         header = _take(stream, items_end)
         lines = header.count(b"\n")
-        start, label = b"\n" + pad + b"{", pad.decode()  # (a JSON run's label is its items' indentation)
+        start = b"\n" + pad + b"{"
         region_end = re.compile(rb"\n(?!" + re.escape(pad) + rb"[ {}]|[ \t]*\r?\n|\Z)")  # a line no item holds
         batch, region_lines, carry, end = b"", 0, b"", None
         while True:
@@ -495,14 +510,14 @@ class Pieces:
                 if cut <= 0:
                     break
                 part, batch = batch[:cut], batch[cut:]
-                yield Piece("items", source, part, doc_line - 1, list_id, -1, label=label, syntax="json", line=doc_line)
+                yield Piece("items", source, part, doc_line - 1, list_id, -1, syntax="json", line=doc_line)
             if end is not None or not block:
                 break
         trailer = b"" if end is None else data[end:] + carry
         trailer += _take(stream, LOCAL_LIMIT)
         too_big = bool(stream.lookahead(1))
         if batch:
-            yield Piece("items", source, batch, doc_line - 1, list_id, -1, label=label, syntax="json",
+            yield Piece("items", source, batch, doc_line - 1, list_id, -1, syntax="json",
                         line=doc_line, closes=True)  # fmt: skip
         yield Piece("rest", source, header, line, list_id, trailer=trailer, reread=too_big or len(trailer) > _TRAILER,
                     syntax="json", line=doc_line)  # fmt: skip

@@ -458,7 +458,10 @@ class _Reading:
     def read(self, piece: Piece) -> tuple[list[Any], int, bool]:
         """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
         if self.skim and piece.kind != "rest" and not might_hold(piece.data, self.kinds):
-            return [], json_items(piece) if piece.first_item < 0 else 0, True  # (how many a JSON run's items are)
+            if piece.first_item < 0:  # a JSON List's run: how many items it holds numbers the next
+                count = json_items(piece)
+                return [], count or 0, count is not None
+            return [], 0, True
         read, documents, stands = read_piece(piece, self.kinds)
         if not stands:
             return [], documents, False
