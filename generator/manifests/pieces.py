@@ -183,13 +183,12 @@ def _json_piece(piece: Piece) -> tuple[list[Document | ReadError], int, bool]:
     """A run of a JSON List's items, read as the List's streamed reading reads them, numbered from 0, and how many
     there are (as documents): they stand only when that reading could not differ: every item strict JSON, an
     object of its own kind and version, sent as it is."""
-    stream = _Input(io.BytesIO(piece.data).read)
-    stream.start()
-    chunk = _Chunk(piece.source, stream, piece.line_offset, controls=True)
-    data = chunk.read_all()
-    if chunk.problem is not None:
+    if b"\x00" in piece.data or len(piece.data) > MAX_OBJECT_BYTES - _TRAILER:  # what the chunk's checks refuse
+        return [], 0, False  # (its last item and the List's end are one object to the byte budget: kept under it)
+    try:
+        text = piece.data.decode("utf-8")
+    except UnicodeDecodeError:
         return [], 0, False
-    text = data.decode("utf-8")
     entries: list[Document | ReadError] = []
     i, at = 0, _past_json_blanks(text, 0)
     comma = False
@@ -208,8 +207,8 @@ def _json_piece(piece: Piece) -> tuple[list[Document | ReadError], int, bool]:
             at = _past_json_blanks(text, at + 1)
         elif at < len(text):
             return [], 0, False
-    if comma == piece.closes or len(piece.data) > MAX_OBJECT_BYTES - _TRAILER:  # (its last item and the List's
-        return [], 0, False  # end are one object to the byte budget: kept well under it)
+    if comma == piece.closes:  # a comma after each item, but the List's last
+        return [], 0, False
     return entries, i, True
 
 
