@@ -1,12 +1,14 @@
 """Throughput and peak memory of ``pssgen check`` on a whole-cluster export, as users run it.
 
-Usage: python bench/scan.py [--objects N] [--jobs J,...] [--outputs O,...] [--keep DIR [--write-only]]
+Usage: python bench/scan.py [--objects N] [--formats yaml,json] [--jobs J,...] [--outputs O,...]
+                            [--keep DIR [--write-only]]
 
 Generates (into a temporary directory) what ``kubectl get -A -o yaml`` writes
 for a busy cluster: ONE ``kind: List`` document, keys sorted, holding N objects
 (mostly Pods of 2-4 containers with resources, probes, env and volumes, plus
 Deployments, ReplicaSets, DaemonSets, Jobs, CronJobs, Services, ConfigMaps and
-Namespaces carrying Pod Security labels; some violate). Then it runs
+Namespaces carrying Pod Security labels; some violate), and with ``--formats
+json`` the same objects as ``kubectl get -A -o json`` writes them. Then it runs
 ``pssgen check`` on it as a subprocess with the python engine, JSON and text
 output, with and without ``--namespace-labels``, and prints objects/s and the
 child's peak RSS (``ru_maxrss``). The goal is >= 2,000 objects/s and < 500 MB
@@ -296,6 +298,7 @@ def run(export: Path, objects: int, output: str, namespace_labels: bool, jobs: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=100_000, help="objects in the generated List")
+    parser.add_argument("--formats", default="yaml", help="comma-separated layouts to write and time: yaml, json")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
     parser.add_argument("--outputs", default="json,text", help="comma-separated --output values to time")
     parser.add_argument("--keep", type=Path, help="write the export here (and keep it) instead of a temporary dir")
@@ -304,21 +307,24 @@ def main() -> None:
     if args.write_only and args.keep is None:
         parser.error("--write-only needs --keep DIR")
     with tempfile.TemporaryDirectory() as tmp:
-        export = (args.keep or Path(tmp)) / f"cluster-{args.objects}.yaml"
-        started = time.perf_counter()
-        size = write_export(export, args.objects)
-        print(
-            f"{export.name}: {args.objects:,} objects in one kind: List, {size / 2**20:,.0f} MiB "
-            f"({size / args.objects / 1024:.1f} KiB/object), written in {time.perf_counter() - started:.0f} s; "
-            f"{os.cpu_count()} CPUs",
-            flush=True,
-        )
-        if args.write_only:
-            return
-        for jobs in (int(j) for j in args.jobs.split(",")):
-            for output in args.outputs.split(","):
-                for namespace_labels in (False, True):
-                    run(export, args.objects, output, namespace_labels, jobs)
+        for fmt in args.formats.split(","):
+            export = (args.keep or Path(tmp)) / f"cluster-{args.objects}.{fmt}"
+            started = time.perf_counter()
+            size = write_export(export, args.objects, fmt=fmt)
+            print(
+                f"{export.name}: {args.objects:,} objects in one kind: List, {size / 2**20:,.0f} MiB "
+                f"({size / args.objects / 1024:.1f} KiB/object), written in {time.perf_counter() - started:.0f} s; "
+                f"{os.cpu_count()} CPUs",
+                flush=True,
+            )
+            if args.write_only:
+                continue
+            for jobs in (int(j) for j in args.jobs.split(",")):
+                for output in args.outputs.split(","):
+                    for namespace_labels in (False, True):
+                        run(export, args.objects, output, namespace_labels, jobs)
+            if args.keep is None:
+                export.unlink()  # a 100,000-object JSON export is 1.7 GB
 
 
 if __name__ == "__main__":

@@ -378,3 +378,69 @@ def test_generated(tmp_path: Path, kubectl_reader: Path, reader_parity_counts: l
 
 def pssgen_of(result: Comparison, name: str) -> Reading:
     return result.pssgen.get(name, Reading())
+
+
+# --- (d) big JSON documents, which pssgen reads an item at a time (JSON_WHOLE lowered so that these stream)
+
+
+def _pods(count: int, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"p{i}", "namespace": "é-ü"},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}], **extra},
+        }
+        for i in range(count)
+    ]
+
+
+def _export(items: list[Any], **fields: Any) -> str:
+    return json.dumps(
+        {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {}, **fields},
+        indent=4,
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+_PLAIN = _export(_pods(40))
+BIG_JSON: dict[str, tuple[str, tuple[Relation, str] | None]] = {
+    "kubectl-layout": (_PLAIN, None),
+    "floats-and-escapes": (
+        _export(_pods(40, terminationGracePeriodSeconds=30.0, priority=1.5, hostname='a\u2028b\\"c')),
+        None,
+    ),
+    "kindless-items-of-a-podlist": (
+        _export([{"metadata": {"name": f"k{i}"}} for i in range(60)], kind="PodList"),
+        None,
+    ),
+    "kind-first": (json.dumps({"kind": "List", "apiVersion": "v1", "items": _pods(40)}, indent=2), None),
+    "a-json-stream": (_PLAIN + "\n" + json.dumps(_pods(1)[0]) + _export(_pods(3)), None),
+    "a-syntax-error-mid-list": (_PLAIN.replace('"name": "p20"', '"name" "p20"'), ("reads-on", _READS_ON)),
+    "a-nested-list-mid-list": (
+        _PLAIN.replace(
+            '"kind": "Pod",\n            "metadata": {\n                "name": "p20"',
+            '"kind": "List", "items": [], "metadata": {"name": "p20"',
+        ),
+        ("reads-on", _STREAMED),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BIG_JSON)
+def test_a_streamed_json_document_reads_as_kubectl_reads_it(
+    case: str, tmp_path: Path, kubectl_reader: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generator.manifests import chunks
+
+    monkeypatch.setattr(chunks, "JSON_WHOLE", 4096)
+    text, deliberate = BIG_JSON[case]
+    path = tmp_path / f"{case}.json"
+    path.write_text(text, encoding="utf-8")
+    assert len(text.encode()) > 4096
+    kubectl = kubectl_readings([path], kubectl_reader).get(str(path), Reading())
+    pssgen = pssgen_readings([path]).get(str(path), Reading())
+    problem = disagreement(kubectl, pssgen, deliberate)
+    assert problem is None, describe(case, problem, kubectl, pssgen)
+    assert pssgen.objects or pssgen.errors

@@ -472,9 +472,9 @@ def test_names_cannot_forge_lines(tmp_path: Path) -> None:
 def test_a_json_list_gives_each_item_the_object_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`kubectl get -o json` of a big cluster is one JSON document (100,000 objects hold ~9 million objects and
     arrays): each item has the budget, so the export is read, while one item over it still refuses the List."""
-    from generator.manifests import chunks
+    from generator.manifests import json_stream
 
-    monkeypatch.setattr(chunks, "MAX_CONTAINERS", 40)
+    monkeypatch.setattr(json_stream, "MAX_CONTAINERS", 40)
     item = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}}
     items = [{**item, "metadata": {"name": f"p{i}"}} for i in range(30)]  # 30 x 5 objects and arrays, over 40
     export = tmp_path / "export.json"

@@ -1,8 +1,10 @@
 """Every document of a byte stream, chunk by chunk (``read_text``): each chunk read as JSON or as YAML.
 
-- JSON documents (a document starting with ``{`` or ``[``) are read whole and
-  strictly by ``json`` (no duplicate keys, no NaN); YAML is the fallback for
-  flow-style YAML that merely looks like JSON. JSON Lists are not streamed.
+- JSON documents (a document starting with ``{`` or ``[``) are read strictly
+  by ``json`` (no duplicate keys, no NaN); YAML is the fallback for flow-style
+  YAML that merely looks like JSON. A chunk of up to ``JSON_WHOLE`` bytes is
+  read whole; a bigger one (``kubectl get -o json`` of a cluster) a value, and
+  a List's item, at a time (``generator.manifests.json_stream``).
 
 A chunk that breaks costs only itself: the next one is read all the same.
 Files and pieces (``generator.manifests.files``, ``.pieces``) read through here.
@@ -12,81 +14,25 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
 import re
 from collections.abc import Callable, Collection, Generator, Iterator
 from typing import Any
 
 from generator.manifests.documents import (
-    MAX_DEPTH,
     Document,
     ReadError,
-    _api_message,
-    _expand,
     _json_message,
     _one_line,
 )
-from generator.manifests.shape import NotJSONError, as_api_json
+from generator.manifests.json_stream import (
+    _SURROGATE_ESCAPE,
+    DECODER,
+    JSON_WHOLE,
+    _api_document,
+    _JsonStream,
+)
 from generator.manifests.stream import _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
-
-MAX_CONTAINERS = 5_000_000  # objects and arrays one document (or one List item of a JSON List) may hold
-
-# A `\uD800`-style escape of half a surrogate pair (JSON, and PyYAML's Python scanner, let them through).
-_SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F]")
-
-
-def _api_document(
-    source: str, index: int, value: Any, line: int | None, surrogates: bool
-) -> Iterator[Document | ReadError]:
-    """A whole (JSON) document as the API server would receive it, expanded; or why it cannot be.
-
-    ``surrogates``: the text may hold escaped halves of surrogate pairs, which must be looked for.
-    """
-    try:
-        value = _as_api_json(value, surrogates)
-    except NotJSONError as exc:
-        yield ReadError(source, index, _api_message(exc))
-        return
-    yield from _expand(source, index, value, line)
-
-
-def _as_api_json(value: Any, surrogates: bool) -> Any:
-    """``as_api_json`` for a whole JSON document, a List's items each with a budget of objects and arrays of its
-    own: ``kubectl get -o json`` of a big cluster is one document (100,000 objects hold ~9 million), and JSON has
-    no aliases to expand. Any part that cannot be sent still refuses the whole document, as kubectl's decoder does.
-    """
-    items = value.get("items") if isinstance(value, dict) else None
-    if not isinstance(items, list):
-        return as_api_json(value, MAX_DEPTH, max_containers=MAX_CONTAINERS, surrogates=surrogates)
-    converted: dict[str, Any] = {}
-    for key, field in value.items():
-        if key != "items":
-            converted.update(as_api_json({key: field}, MAX_DEPTH, max_containers=MAX_CONTAINERS, surrogates=surrogates))
-            continue
-        each = []
-        for i, item in enumerate(items):
-            try:
-                each.append(as_api_json(item, MAX_DEPTH - 2, max_containers=MAX_CONTAINERS, surrogates=surrogates))
-            except NotJSONError as exc:
-                raise NotJSONError(["items", i, *exc.path], exc.problem) from exc
-        converted[key] = each
-    return converted
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object; a key written twice sends the chunk to the YAML reader, which judges repeats with positions."""
-    mapping: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in mapping:
-            raise ValueError(f"duplicate key {key!r}")
-        mapping[key] = value
-    return mapping
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
 
 _JSON_BLANK = re.compile(r"[ \t\n\r]*")
 
@@ -101,7 +47,7 @@ def _json_values(text: str) -> tuple[list[tuple[Any, int]], Exception | None]:
 
     Strict (no duplicate keys, no NaN); stops at the first that does not read, and says why.
     """
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    decoder = DECODER
     values: list[tuple[Any, int]] = []
     at = _past_blanks(text, 0)
     while at < len(text):
@@ -124,6 +70,8 @@ def _read_json(source: str, chunk: _Chunk, index: int, stream_start: bool = Fals
     object: pssgen refuses that rest, as it refuses content after ``...``.
     """
     chunk.controls = True
+    if chunk.larger_than(JSON_WHOLE):  # a gigabyte List is read an item at a time
+        return (yield from _JsonStream(source, chunk, index, stream_start).read())
     data = chunk.read_all()
     if chunk.problem is not None:
         yield ReadError(source, index, chunk.problem.message)

@@ -19,20 +19,35 @@ from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
-from generator.manifests.chunks import _read_chunk, _read_stream
-from generator.manifests.documents import NO_KIND, Document, ReadError
+from generator.manifests.chunks import _json_values, _read_chunk, _read_stream
+from generator.manifests.documents import NO_KIND, Document, ReadError, item_problem, list_item
 from generator.manifests.files import _os_message, _small_file, _stream_file, _walk
-from generator.manifests.stream import BLOCK_SIZE, _Chunk, _Input
+from generator.manifests.json_stream import (
+    _FAST,
+    _SURROGATE_ESCAPE,
+    DECODER,
+    JSON_WHOLE,
+    _as_api_json,
+    _independent,
+    read_item,
+)
+from generator.manifests.stream import BLOCK_SIZE, MAX_OBJECT_BYTES, _Chunk, _Input
 from generator.manifests.yaml_events import _YamlReader
 
 PIECE_SIZE = 1 << 20  # about this many bytes in a piece a worker reads
 LOCAL_LIMIT = 8 << 20  # a chunk that cannot be cut is read by the caller, streaming, past this size
 _HEAD_LIMIT = 64 << 10  # how far into a chunk a List's `items:` line is looked for
+_TRAILER = 64 << 10  # what may follow a cut JSON List's items (kubectl: its kind and metadata) for its pieces to stand
 # `items:` at column 0, then blank or comment lines, then its first item at column 0: kubectl's layout of a List.
 _LIST_ITEMS = re.compile(rb"^items:[ \t]*(?:#[^\r\n]*)?\r?\n(?:[ \t]*(?:#[^\r\n]*)?\r?\n)*-(?:[ \r\n]|$)", re.M)
 # A line no item of such a List can hold: at column 0, not `- `, not blank, not a comment. Searched for after a
 # newline (a literal start is what makes `re` fast here); the first line of a block is looked at on its own.
 _REGION_END = re.compile(rb"\n(?:[^- \r\n#]|-[^ \r\n]|\r(?!\n))")
+# A JSON List's items line, in `kubectl get -o json`'s layout, then blank lines and its first item's line (indented).
+_JSON_ITEMS = re.compile(rb'^[ \t]*"items"[ \t]*:[ \t]*\[[ \t]*\r?\n', re.M)
+_JSON_FIRST = re.compile(rb"(?:[ \t]*\r?\n)*( +)\{")
+_JSON_BLANKS = re.compile(r"[ \t\n\r]*")
+_LEADING_BLANKS = re.compile(rb"[ \t\n\r]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +57,11 @@ class Piece:
     ``kind`` is "documents" (whole chunks), "items" (a run of a block List's
     items, ``items`` of them as the cutter counted, from ``first_item``) or
     "rest" (a cut List's own fields: ``data`` before its items, ``items: []``
-    and ``blank_lines`` standing for them, then ``trailer``).
+    and ``blank_lines`` standing for them, then ``trailer``). A JSON List's
+    (``syntax`` "json") runs are not counted: their ``first_item`` is -1, their
+    reading numbers them from 0 and says how many they are, for the caller to
+    number them in order; its "rest" is ``data`` (up to the items' ``[``) then
+    ``trailer`` (from their ``]``).
     """
 
     kind: str
@@ -57,6 +76,9 @@ class Piece:
     trailer: bytes = b""
     reread: bool = False  # rest: the List cannot be finished from pieces (its trailer is too big)
     starts_source: bool = False  # the first of a source's reading: its documents are numbered from 0 again
+    syntax: str = "yaml"  # "json": a JSON List's run of items, or its own fields (see read_piece)
+    line: int = 0  # json: the List's line, which its items carry
+    closes: bool = False  # json items: the run ends the List's items (no comma may follow its last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +133,8 @@ def read_piece(piece: Piece, kinds: Collection[str] | None) -> tuple[list[Docume
                                                    line_offset=piece.line_offset,
                                                    source_start=piece.starts_source))  # fmt: skip
         return entries, documents, True
+    if piece.syntax == "json":
+        return _json_piece(piece) if piece.kind == "items" else _json_rest(piece, kinds)
     if piece.kind == "items":
         stream = _Input(io.BytesIO(piece.data).read)
         stream.start()
@@ -133,6 +157,105 @@ def read_piece(piece: Piece, kinds: Collection[str] | None) -> tuple[list[Docume
         line_offset += chunk.drain()
         if not stream.next_chunk():
             return entries, index, True
+
+
+def json_items(piece: Piece) -> int | None:
+    """How many items a run of a JSON List's items holds, for a run not read for them (skimmed), or None when it
+    does not read as a run of JSON values (then nothing of it stands). Counted by reading: lines that look like
+    an item's first are only what cuts the List."""
+    try:
+        text = piece.data.decode("utf-8")
+        count, at = 0, _past_json_blanks(text, 0)
+        while at < len(text):
+            _, end = _FAST.raw_decode(text, at)
+            count += 1
+            at = _past_json_blanks(text, end)
+            if text[at : at + 1] == ",":
+                at = _past_json_blanks(text, at + 1)
+            elif at < len(text):
+                return None
+    except (ValueError, RecursionError):
+        return None
+    return count
+
+
+def _json_piece(piece: Piece) -> tuple[list[Document | ReadError], int, bool]:
+    """A run of a JSON List's items, read as the List's streamed reading reads them, numbered from 0, and how many
+    there are (as documents): they stand only when that reading could not differ: every item strict JSON, an
+    object of its own kind and version, sent as it is."""
+    if b"\x00" in piece.data or len(piece.data) > MAX_OBJECT_BYTES - _TRAILER:  # what the chunk's checks refuse
+        return [], 0, False  # (its last item and the List's end are one object to the byte budget: kept under it)
+    try:
+        text = piece.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], 0, False
+    entries: list[Document | ReadError] = []
+    i, at = 0, _past_json_blanks(text, 0)
+    comma = False
+    while at < len(text):
+        try:
+            value, end = read_item(text, at)
+        except (ValueError, RecursionError):  # NotJSONError and JSONDecodeError are ValueErrors
+            return [], 0, False
+        if item_problem(i, value) is not None or not _independent(value):
+            return [], 0, False
+        entries.append(list_item(piece.source, 0, i, value, piece.line, "", ""))
+        i += 1
+        at = _past_json_blanks(text, end)
+        comma = text[at : at + 1] == ","
+        if comma:
+            at = _past_json_blanks(text, at + 1)
+        elif at < len(text):
+            return [], 0, False
+    if comma == piece.closes:  # a comma after each item, but the List's last
+        return [], 0, False
+    return entries, i, True
+
+
+def _json_rest(piece: Piece, kinds: Collection[str] | None) -> tuple[list[Document | ReadError], int, bool]:
+    """A JSON List's own fields (its items left out): they stand when they are one strict JSON object, all there is."""
+    if piece.reread:
+        return [], 0, False
+    data = piece.data + piece.trailer
+    try:
+        values, error = _json_values(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return [], 0, False
+    if error is not None or len(values) != 1 or piece.trailer.lstrip(b" \t\r\n")[:1] != b"]":
+        return [], 0, False  # (only a `]` closing the items may follow them: nothing of the List is in its end)
+    reading = _read_stream(piece.source, io.BytesIO(data).read, kinds, line_offset=piece.line_offset)
+    entries, documents = _collect(reading)
+    return entries, documents, True
+
+
+def _past_json_blanks(text: str, at: int) -> int:
+    found = _JSON_BLANKS.match(text, at)
+    return found.end() if found else at
+
+
+def _json_head(ahead: bytes) -> tuple[int, bytes, int] | None:
+    """Where a big JSON List's items line ends, its items' indentation and the newlines before the List, or None.
+
+    Only `kubectl get -o json`'s layout is cut (the object from the chunk's first byte, an items line, its first
+    item on a line of its own), and only when what comes before the items is strict JSON the API can receive.
+    """
+    found = _LEADING_BLANKS.match(ahead, 0, _HEAD_LIMIT)  # (a chunk of a big YAML stream is not copied)
+    brace = found.end() if found else 0
+    if ahead[brace : brace + 1] != b"{":
+        return None
+    head = _JSON_ITEMS.search(ahead, brace, _HEAD_LIMIT)
+    first = _JSON_FIRST.match(ahead, head.end()) if head is not None else None
+    if head is None or first is None:
+        return None
+    try:
+        text = ahead[brace : head.end()].decode("utf-8") + "]}"
+        value, end = DECODER.raw_decode(text)
+        _as_api_json(value, _SURROGATE_ESCAPE.search(text) is not None)
+    except (ValueError, RecursionError):  # not UTF-8 (UnicodeDecodeError), not JSON, or not for the API
+        return None
+    if end != len(text) or not isinstance(value.get("items"), list):
+        return None
+    return head.end(), first.group(1), ahead.count(b"\n", 0, brace)
 
 
 def _list_label(source: str, head: bytes, line_offset: int) -> str | None:
@@ -269,7 +392,16 @@ class Pieces:
             ahead = stream.lookahead(2 * PIECE_SIZE)
             head = _LIST_ITEMS.search(ahead, 0, _HEAD_LIMIT) if len(ahead) == 2 * PIECE_SIZE else None
             label = _list_label(source, ahead[: head.start()], line) if head is not None else None
-            if head is not None and label is not None:
+            json_head = _json_head(ahead) if head is None and len(ahead) == 2 * PIECE_SIZE else None
+            if json_head is not None and len(stream.lookahead(JSON_WHOLE + 1)) > JSON_WHOLE:  # read streamed
+                if gathered:
+                    yield Piece("documents", source, b"".join(gathered), gathered_line)
+                    gathered, gathered_size = [], 0
+                self._ids += 1
+                self._rereads[self._ids] = (opener, offset, line)
+                self._sources[self._ids] = source
+                line += yield from self._cut_json_list(source, stream, line, json_head, self._ids)
+            elif head is not None and label is not None:
                 if gathered:
                     yield Piece("documents", source, b"".join(gathered), gathered_line)
                     gathered, gathered_size = [], 0
@@ -338,6 +470,56 @@ class Pieces:
             yield Piece("items", source, batch, batch_line, list_id, first, count, label)
         yield Piece("rest", source, header, line, list_id, label=label, blank_lines=region_lines,
                     trailer=trailer, reread=too_big)  # fmt: skip
+        rest = b"".join(iter(lambda: stream.take(BLOCK_SIZE), b""))
+        return lines + region_lines + trailer.count(b"\n") + rest.count(b"\n")
+
+    def _cut_json_list(self, source: str, stream: _Input, line: int, head: tuple[int, bytes, int], list_id: int,
+                       ) -> Generator[Piece, None, int]:  # fmt: skip
+        """Cut one JSON List's items into runs at lines that start an item (its indentation, then `{`); returns the
+        chunk's number of lines.
+
+        Runs are not counted here (the workers count them, and ``scan_parallel`` numbers them in order: counting
+        a gigabyte for a pattern of blanks costs more than reading it), and the line that ends the items is looked
+        for only in the chunk's last blocks, where kubectl's layout puts it: cut anywhere else, the pieces do not
+        read as JSON, and the List is read whole.
+        """
+        items_end, pad, before = head
+        doc_line = line + before + 1
+        header = _take(stream, items_end)
+        lines = header.count(b"\n")
+        start = b"\n" + pad + b"{"
+        region_end = re.compile(rb"\n(?!" + re.escape(pad) + rb"[ {}]|[ \t]*\r?\n|\Z)")  # a line no item holds
+        batch, region_lines, carry, end = b"", 0, b"", None
+        while True:
+            block = stream.take(BLOCK_SIZE)
+            if list_id in self._abandoned:  # its pieces did not stand: the caller reads it whole, cutting ends
+                rest = carry + block + b"".join(iter(lambda: stream.take(BLOCK_SIZE), b""))
+                return lines + region_lines + rest.count(b"\n")
+            data = carry + block
+            complete = len(data) if not block else data.rfind(b"\n") + 1
+            data, carry = data[:complete], data[complete:]
+            if len(stream.lookahead(BLOCK_SIZE + 1)) <= BLOCK_SIZE:  # the chunk ends within the next block
+                found = region_end.search(b"\n" + data)  # data starts a line: its first line is looked at too
+                end = None if found is None else found.start()
+            region = data if end is None else data[:end]
+            batch += region
+            region_lines += region.count(b"\n")
+            while len(batch) >= PIECE_SIZE:
+                cut = batch.rfind(start) + 1
+                if cut <= 0:
+                    break
+                part, batch = batch[:cut], batch[cut:]
+                yield Piece("items", source, part, doc_line - 1, list_id, -1, syntax="json", line=doc_line)
+            if end is not None or not block:
+                break
+        trailer = b"" if end is None else data[end:] + carry
+        trailer += _take(stream, LOCAL_LIMIT)
+        too_big = bool(stream.lookahead(1))
+        if batch:
+            yield Piece("items", source, batch, doc_line - 1, list_id, -1, syntax="json",
+                        line=doc_line, closes=True)  # fmt: skip
+        yield Piece("rest", source, header, line, list_id, trailer=trailer, reread=too_big or len(trailer) > _TRAILER,
+                    syntax="json", line=doc_line)  # fmt: skip
         rest = b"".join(iter(lambda: stream.take(BLOCK_SIZE), b""))
         return lines + region_lines + trailer.count(b"\n") + rest.count(b"\n")
 

@@ -360,6 +360,14 @@ class _Chunk:
                 return
             size -= len(taken)
 
+    def larger_than(self, size: int) -> bool:
+        """Whether more than ``size`` bytes of the chunk are left to hand out (looked at, not handed out)."""
+        if not self._begun:
+            self._begin()
+        if len(self._head) > size:
+            return True
+        return len(self._head) + len(self._stream.lookahead(size + 1 - len(self._head))) > size
+
     def first_byte(self) -> bytes:
         """The first byte that is not a blank (b"" when there is none), to tell JSON from YAML."""
         if not self._begun:
@@ -501,4 +509,21 @@ class _Chunk:
             self._line_start = self._served + data.rfind(b"\n") + 1
         self._served += len(data)
         self._chars += chars
+        return data
+
+
+class _Replayed(_Chunk):
+    """A chunk whose bytes are text already read, then the rest of ``original``, which bad bytes may have cut short.
+
+    Where ``original`` stopped at bad bytes, this one stops with the same problem, at its own position.
+    """
+
+    def __init__(self, source: str, stream: _Input, line_offset: int, original: _Chunk) -> None:
+        super().__init__(source, stream, line_offset)
+        self.original = original
+
+    def read(self, size: int) -> bytes:
+        data = super().read(size)
+        if not data and self.problem is None and self.original.problem is not None:
+            self.problem = _BadBytes(self.original.problem.message, self._chars)
         return data

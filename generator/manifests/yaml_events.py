@@ -232,6 +232,7 @@ class _YamlReader:
         self.deep = False  # an item nested too deep (its skipping may depend on where the List starts)
         self.aliased = False  # an alias was read (it may refer to an anchor outside what this reader sees)
         self.last: _Event | None = None  # the last event of the value just built
+        self.first_item = 0  # the number of the first item the chunk's first streamed List holds (a JSON List resumed)
 
     @property
     def line_offset(self) -> int:
@@ -436,7 +437,8 @@ class _YamlReader:
             if key == "items" and cls is SequenceStartEvent and value_event.anchor is None and value_event.tag is None:
                 streamed = True
                 record = None  # no replay once items are out
-                yield from self._items(pairs.get("kind"))
+                first, self.first_item = self.first_item, 0
+                yield from self._items(pairs.get("kind"), first)
                 pairs["items"] = _STREAMED
                 continue
             if self._skippable(pairs, key):

@@ -36,7 +36,7 @@ from typing import IO, Any, TypeAlias
 
 from generator.engines import EngineBase, Refused, Request, open_engine
 from generator.errors import PssgenError
-from generator.manifests import Document, Piece, Pieces, ReadError, read_piece
+from generator.manifests import Document, Piece, Pieces, ReadError, json_items, read_piece
 from generator.manifests.shape import conform
 from generator.policy.exclusions import Exclusion, Plan, compose
 from generator.policy.exclusions import plan as plan_exclusions
@@ -474,6 +474,9 @@ class _Reading:
     def read(self, piece: Piece) -> tuple[list[Any], int, bool]:
         """A piece read (and scanned, given an engine): its entries from 0, documents, and whether they stand."""
         if self.skim and piece.kind != "rest" and not might_hold(piece.data, self.kinds):
+            if piece.first_item < 0:  # a JSON List's run: how many items it holds numbers the next
+                count = json_items(piece)
+                return [], count or 0, count is not None
             return [], 0, True
         read, documents, stands = read_piece(piece, self.kinds)
         if not stands:
@@ -736,6 +739,21 @@ def might_hold(data: bytes, kinds: Collection[str] | None) -> bool:
     return _ESCAPE.search(data) is not None or _token(data, b"*", b"_-") or _token(data, b"!", b"_-!<")
 
 
+def _item_numbered(entry: Any, first: int) -> Any:
+    """``entry`` of a JSON List's run of items (numbered from 0), numbered from ``first``: an Outcome or a ReadError
+    built anew (``dataclasses.replace`` costs more than the rest of the main process's work for an object)."""
+    item = entry.item
+    if item is None:
+        return entry
+    if entry.__class__ is Outcome:
+        e: Outcome = entry
+        return Outcome(e.source, e.document, item + first, e.line, e.kind, e.namespace, e.name, e.result, e.policy,
+                       e.audit, e.warn, e.read_warnings)  # fmt: skip
+    if entry.__class__ is ReadError:
+        return ReadError(entry.source, entry.document, entry.message, item + first)
+    return replace(entry, item=item + first)
+
+
 def _numbered(entry: Any, base: int) -> Any:
     return entry if entry.document is None or base == 0 else replace(entry, document=entry.document + base)
 
@@ -792,6 +810,7 @@ def scan_parallel(
     index = 0
     abandoned: set[int] = set()
     held: dict[int, tuple[Piece, list[Any]]] = {}  # per List, its last run of items, until its "rest" is read
+    numbered: dict[int, int] = {}  # per JSON List, the items of its runs settled so far
 
     def here_read(entries: Iterable[Any]) -> Iterator[Any]:
         if here is None:
@@ -808,6 +827,11 @@ def scan_parallel(
             index = 0
         if piece.list_id in abandoned:
             return
+        if piece.first_item < 0:  # a JSON List's run of items, numbered from 0, and how many: numbered on here
+            first = numbered.get(piece.list_id, 0)
+            numbered[piece.list_id] = first + documents
+            piece, documents = replace(piece, first_item=first), 0
+            entries = [_item_numbered(entry, first) for entry in entries] if first else entries
         before = held.pop(piece.list_id, None)
         if before is not None and (stands or piece.kind == "items"):
             yield from (_numbered(entry, index) for entry in before[1])
