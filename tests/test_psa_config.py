@@ -42,7 +42,8 @@ def test_an_admission_configuration_without_podsecurity_means_psa_defaults(tmp_p
     ("text", "message"),
     [
         ("a: [", "not YAML"),
-        ("---\na: 1\n---\nb: 2\n", "must hold exactly one mapping (found 2 documents)"),
+        ("---\na: 1\n---\nb: 2\n", "must hold exactly one document (found 2)"),
+        ("- a\n", "must hold exactly one mapping (found a list)"),
         ("apiVersion: v1\nkind: ConfigMap\n", "expected apiVersion pod-security.admission.config.k8s.io/v1"),
         (yaml.safe_dump({**PSC, "exemptions": {"usernames": "alice"}}), "exemptions.usernames must be a list"),
     ],

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generator.manifests.config_file import read_one_document
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfigError, PsaConfiguration, parse_configuration
 
 ADMISSION_API_VERSIONS = ("apiserver.config.k8s.io/v1", "apiserver.config.k8s.io/v1alpha1", "apiserver.k8s.io/v1alpha1")
@@ -20,15 +19,10 @@ PLUGIN = "PodSecurity"
 
 
 def _load(path: Path) -> Any:
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PsaConfigError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise PsaConfigError(f"{path}: not YAML: {' '.join(str(exc).split())}") from None
-    if len(documents) != 1 or not isinstance(documents[0], dict):
-        raise PsaConfigError(f"{path}: must hold exactly one mapping (found {len(documents)} documents)")
-    return documents[0]
+    document = read_one_document(path, PsaConfigError)
+    if not isinstance(document, dict):
+        raise PsaConfigError(f"{path}: must hold exactly one mapping (found a {type(document).__name__})")
+    return document
 
 
 def read_psa_config(path: str | Path) -> PsaConfiguration:

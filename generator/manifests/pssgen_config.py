@@ -7,20 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from generator.manifests.config_file import read_one_document
 from generator.policy.exclusions import Exclusion, ExclusionError, parse_configuration
 
 
 def read_pssgen_config(path: str | Path) -> tuple[Exclusion, ...]:
     """The exclusions in ``path``: one YAML document, a ``PssgenConfiguration``."""
     path = Path(path)
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExclusionError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ExclusionError(f"{path}: not YAML: {' '.join(str(exc).split())}") from None
-    if len(documents) != 1:
-        raise ExclusionError(f"{path}: must hold exactly one document (found {len(documents)})")
-    return parse_configuration(documents[0], str(path))
+    return parse_configuration(read_one_document(path, ExclusionError), str(path))
