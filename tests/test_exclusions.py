@@ -114,8 +114,8 @@ def test_each_form_waives_one_pod_and_not_its_twin_in_every_engine(engine: str, 
     found = _check(engine, config, objects)
     without = CliRunner().invoke(cli, ["check", str(objects), "--namespace-labels", "--output", "json"])
     plain = {r["name"]: r for r in json.loads(without.output)["results"] if r["kind"] == "Pod"}
-    for form, waived, _, twin in gk.EXCLUSION_PAIRS:
-        other = f"excluded-{twin.replace('@', '-')}"
+    for form, waived_case, twin_case in gk.exclusion_pairs():
+        waived, other = waived_case.obj, twin_case.name
         assert found[f"excluded-{waived}"]["allowed"], (form, found[f"excluded-{waived}"])
         assert not plain[f"excluded-{waived}"]["allowed"], form  # without the exclusion it is denied
         assert not found[other]["allowed"], (form, found[other])

@@ -350,8 +350,7 @@ def _check(paths: tuple[str, ...], level: str, version: Version, engine: str, ou
             if psa[0] is not None:
                 head["psa_config"] = {
                     "defaults": {m: str(getattr(psa[0].defaults, m)) for m in ("enforce", "audit", "warn")},
-                    "exemptions": {"usernames": list(psa[0].usernames), "namespaces": list(psa[0].namespaces),
-                                   "runtimeClasses": list(psa[0].runtime_classes)},
+                    "exemptions": psa[0].exemptions_data(),
                 }  # fmt: skip
             if policies is not None and namespace_labels is not None:
                 head["namespace_labels"] = json_source({

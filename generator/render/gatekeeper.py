@@ -305,11 +305,7 @@ def constraint_parameters(config: PsaConfiguration, mode: str, *, deny_workloads
     parameters: dict[str, Any] = {
         "mode": mode,
         "defaults": defaults_data(config.defaults),
-        "exemptions": {
-            "usernames": list(config.usernames),
-            "runtimeClasses": list(config.runtime_classes),
-            "namespaces": list(config.namespaces),
-        },
+        "exemptions": config.exemptions_data(),
     }
     if deny_workloads:
         parameters["denyWorkloads"] = True
@@ -335,13 +331,8 @@ def constraint(config: PsaConfiguration, mode: str, *, name: str | None = None, 
 
 def admission_configuration(config: PsaConfiguration) -> dict[str, Any]:
     """The kube-apiserver ``--admission-control-config-file`` that makes built-in PSA judge as the bundle does."""
-    exemptions = {
-        "usernames": list(config.usernames),
-        "runtimeClasses": list(config.runtime_classes),
-        "namespaces": list(config.namespaces),
-    }
     psc = {"apiVersion": _PSC_API_VERSION, "kind": "PodSecurityConfiguration",
-           "defaults": defaults_data(config.defaults), "exemptions": exemptions}  # fmt: skip
+           "defaults": defaults_data(config.defaults), "exemptions": config.exemptions_data()}  # fmt: skip
     return {
         "apiVersion": "apiserver.config.k8s.io/v1",
         "kind": "AdmissionConfiguration",
@@ -517,10 +508,10 @@ def _exclusion_objects() -> dict[str, dict[str, Any]]:
     no_seccomp["spec"]["securityContext"] = {"runAsNonRoot": True}
     host_port = _one_container("host-port")
     host_port["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 8080}]
-    legacy = {f"legacy-{tag}": _pod(f"legacy-{tag}", {**_compliant_spec(), "securityContext": {
-        "seccompProfile": {"type": "RuntimeDefault"}}}) for tag in ("1-0", "1-1")}  # fmt: skip
-    for tag, pod in legacy.items():
-        pod["spec"]["containers"][0]["image"] = f"registry.example/legacy:{tag[-3:].replace('-', '.')}"
+    legacy = {}
+    for name, tag in (("legacy-1-0", "1.0"), ("legacy-1-1", "1.1")):  # no runAsNonRoot anywhere
+        legacy[name] = _one_container(name, f"registry.example/legacy:{tag}")
+        legacy[name]["spec"]["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
     found = {
         "no-seccomp": no_seccomp,
         "host-port": host_port,
@@ -565,33 +556,38 @@ SAMPLE_EXCLUSIONS: dict[str, Any] = {
         {"checks": ["restrictedVolumes"], "values": ["nfs"]},
     ],
 }
-# Each form's waived Pod and its near-identical twin, in which namespace.
+# Each form: (form, the object it waives, in which namespace, its near-identical twin). Every twin is judged in
+# TWIN_NAMESPACE (enforce=restricted), where the exclusion leaves it denied.
 EXCLUSION_PAIRS: tuple[tuple[str, str, str, str], ...] = (
-    # (form, the object it waives, in which namespace, "twin@namespace": the one that stays denied)
-    ("namespaces", "host-port", NET_TEAM, "host-port@restricted"),
-    ("namespaceSelector", "no-seccomp", NET_TEAM, "no-seccomp@restricted"),
-    ("images (exact)", "legacy-1-0", "restricted", "legacy-1-1@restricted"),
-    ("images (prefix*)", "vendor-escalates", "restricted", "vendorx-escalates@restricted"),
-    ("containers", "fix-permissions", "restricted", "fix-permission@restricted"),
-    ("values (capabilities.add)", "net-admin", "restricted", "net-raw@restricted"),
-    ("values (sysctls)", "somaxconn", "restricted", "msgmax@restricted"),
-    ("values (volume types)", "volume-nfs", "restricted", "volume-cephfs@restricted"),
+    ("namespaces", "host-port", NET_TEAM, "host-port"),
+    ("namespaceSelector", "no-seccomp", NET_TEAM, "no-seccomp"),
+    ("images (exact)", "legacy-1-0", "restricted", "legacy-1-1"),
+    ("images (prefix*)", "vendor-escalates", "restricted", "vendorx-escalates"),
+    ("containers", "fix-permissions", "restricted", "fix-permission"),
+    ("values (capabilities.add)", "net-admin", "restricted", "net-raw"),
+    ("values (sysctls)", "somaxconn", "restricted", "msgmax"),
+    ("values (volume types)", "volume-nfs", "restricted", "volume-cephfs"),
 )
+TWIN_NAMESPACE = "restricted"
 
 
 def sample_exclusions() -> tuple[Exclusion, ...]:
     return parse_configuration(SAMPLE_EXCLUSIONS, "the sample exclusions")
 
 
+def exclusion_pairs() -> tuple[tuple[str, Case, Case], ...]:
+    """For each form of exclusion: the case it waives and the near-identical case it leaves denied."""
+    return tuple(
+        (form,
+         Case(f"excluded-{waived}", f"Exclusion by {form}: waived.", waived, namespace, group="exclusions"),
+         Case(f"excluded-{twin}-{TWIN_NAMESPACE}", f"Exclusion by {form}: the near-identical Pod it does not waive.",
+              twin, TWIN_NAMESPACE, group="exclusions"))
+        for form, waived, namespace, twin in EXCLUSION_PAIRS
+    )  # fmt: skip
+
+
 def _exclusion_cases() -> tuple[Case, ...]:
-    found = []
-    for form, waived, namespace, twin in EXCLUSION_PAIRS:
-        other, other_namespace = twin.split("@")
-        found.append(Case(f"excluded-{waived}", f"Exclusion by {form}: waived.", waived, namespace,
-                          group="exclusions"))  # fmt: skip
-        found.append(Case(f"excluded-{other}-{other_namespace}", f"Exclusion by {form}: the near-identical Pod "
-                          "it does not waive.", other, other_namespace, group="exclusions"))  # fmt: skip
-    return tuple(found)
+    return tuple(case for _, waived, twin in exclusion_pairs() for case in (waived, twin))
 
 
 @dataclass(frozen=True)
@@ -613,13 +609,10 @@ class Case:
         return f"samples/{self.name}.yaml"
 
     def request(self) -> Request:
+        """The request; a DELETE's object is what it deletes (its ``obj`` and ``old`` are the same)."""
         objects = _objects()
         old = objects[self.old] if self.old else None
-        obj = objects[self.obj] if self.operation != "DELETE" else {}
-        if self.operation == "DELETE":
-            assert old is not None
-            return Request(old, self.namespace, self.operation, self.username, self.subresource, old)
-        return Request(obj, self.namespace, self.operation, self.username, self.subresource, old)
+        return Request(objects[self.obj], self.namespace, self.operation, self.username, self.subresource, old)
 
     def decision(self, config: PsaConfiguration, deny_workloads: bool = False,
                  exclusions: Sequence[Exclusion] = ()) -> Decision:  # fmt: skip
@@ -735,8 +728,8 @@ def sample_configurations(config: PsaConfiguration, deny_workloads: bool, exclus
                           ) -> tuple[SampleConfiguration, ...]:  # fmt: skip
     """The shipped Constraints, then the samples whose claims pin each mode, exemption, exclusion and the workload
     switch."""
-    waived = {f"excluded-{waived}": ("enforce", "allows") for _, waived, _, _ in EXCLUSION_PAIRS}
-    twins = {f"excluded-{t.replace('@', '-')}": ("enforce", "reports") for _, _, _, t in EXCLUSION_PAIRS}
+    waived = {case.name: ("enforce", "allows") for _, case, _ in exclusion_pairs()}
+    twins = {case.name: ("enforce", "reports") for _, _, case in exclusion_pairs()}
     return (
         SampleConfiguration(
             "shipped",
