@@ -807,7 +807,7 @@ def _case_view(case: Case, sample: SampleConfiguration, mode: str) -> CaseView:
     assertions = [AssertionView(0 if message is None else 1, "")]
     if message is not None:
         assertions.append(AssertionView(1, yaml_string(f"^{go_quote_meta(message)}$")))
-    return CaseView(f"{case.name}", case.path, (NAMESPACES_PATH,), tuple(assertions))
+    return CaseView(case.name, case.path, (NAMESPACES_PATH,), tuple(assertions))
 
 
 def suite_tests(config: PsaConfiguration, deny_workloads: bool, exclusions: Sequence[Exclusion] = ()
