@@ -29,20 +29,17 @@ from generator import tools
 from generator.engines.cluster import LocalCluster
 from generator.engines.live import ClusterEngine, DryRun, dry_run
 from generator.parity.cluster import GatekeeperJudge, Tally, gatekeeper_problem, oracle_on_stored, stored_forms
-from generator.parity.corpus import upstream_corpus
-from generator.parity.fixtures import minimal_pod, project_corpus
+from generator.parity.fixtures import minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generated import generated_objects
+from cluster_cases import corpus_cases
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "out" / "gatekeeper"
-UPSTREAM_MINORS = (18, 24, 34, NEWEST_MINOR)
-GENERATED_VERSIONS = ("latest", "v1.24", "v1.34")
 ENFORCE, WARN = "pod-security.kubernetes.io/enforce", "pod-security.kubernetes.io/warn"
 STORED = "pssgen-stored"  # no PSA label, no Constraint: what the API server stores, unjudged
 
@@ -78,21 +75,6 @@ def oracle() -> Iterator[Oracle]:
         yield running
 
 
-def _cases() -> list[tuple[str, Mapping[str, Any], str, str]]:
-    """(name, object, level, version) for the whole corpus."""
-    cases: list[tuple[str, Mapping[str, Any], str, str]] = []
-    for f in upstream_corpus():
-        if f.minor in UPSTREAM_MINORS:
-            cases.append((f"upstream/{f.id}", f.object, f.level, "latest" if f.minor == NEWEST_MINOR else f.version))
-    for f in project_corpus():
-        cases.append((f"project/{f.id}", f.object, f.level, f.version))
-    for name, obj in generated_objects():
-        for level in ("baseline", "restricted"):
-            for version in GENERATED_VERSIONS:
-                cases.append((f"generated/{name}@{level}:{version}", obj, level, version))
-    return cases
-
-
 _FIRST_ERROR = re.compile(r"is invalid: \[?([^:]+): ([A-Z][a-z]+(?: [a-z]+)?)")
 SHOWN_REFUSALS = 12
 
@@ -125,7 +107,7 @@ def _report(name: str, tally: Tally, width: int = 34) -> list[str]:
 def test_psa_and_gatekeeper_in_a_live_cluster_agree_with_the_oracle(
     live: Live, oracle: Oracle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cases = _cases()
+    cases = corpus_cases()
     distinct: dict[int, int] = {}  # id(object) -> index in objects
     objects: list[Mapping[str, Any]] = []
     for _, obj, _, _ in cases:

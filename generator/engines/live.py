@@ -89,6 +89,18 @@ _SERVER_SET_METADATA = (
 _API_VERSION = re.compile(r"^(?:[a-z0-9]([a-z0-9.-]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*$")
 _WARNING = re.compile(r'^[0-9]{3} \S+ "((?:[^"\\]|\\.)*)"')
 _MISSING_SERVICE_ACCOUNT = re.compile(r'serviceaccount "([^"]+)" not found')
+# How the API server words a ValidatingAdmissionPolicy's warning (dispatcher.go), before the policy's message: a
+# cluster judged by pssgen's VAP bundle warns with PSA's text after it.
+_VAP_WARNING = re.compile(r"Validation failed for ValidatingAdmissionPolicy '[^']*' with binding '[^']*': ")
+
+
+def psa_warning(warning: str) -> str | None:
+    """PSA's text in a warning, PSA's own or a ValidatingAdmissionPolicy's carrying it; None for other warnings."""
+    vap = _VAP_WARNING.match(warning)
+    text = warning[vap.end() :] if vap else warning
+    return text if split_head(text) is not None else None
+
+
 _PROBE_POD: Mapping[str, Any] = {
     "apiVersion": "v1",
     "kind": "Pod",
@@ -283,7 +295,7 @@ class ClusterEngine(EngineBase):
         for _ in range(2):  # a second time after creating a ServiceAccount the object names
             status, text, warnings = self._post(path, body)
             if status < 300:
-                found = [w for w in warnings if split_head(w) is not None]
+                found = [said for w in warnings if (said := psa_warning(w)) is not None]
                 if kind == "Pod" or not found:
                     return Result(True, (), level, version)
                 return _psa_result(found[0], level, version)

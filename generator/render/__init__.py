@@ -10,6 +10,7 @@ from generator.policy.exclusions import Exclusion
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.render.gatekeeper import gatekeeper_bundle
 from generator.render.rego import rego_modules
+from generator.render.vap import vap_bundle
 
 
 # Each bundle under out/: its folder and the function rendering its files. Gatekeeper and docs go here.
@@ -25,10 +26,11 @@ def bundles(
     source: str = "PSA's defaults (no file)",
     exclusions: Sequence[Exclusion] = (),
 ) -> tuple[tuple[str, Callable[[], dict[str, str]]], ...]:
-    """Each bundle's folder and renderer; the Gatekeeper bundle is rendered for PSA's configuration."""
+    """Each bundle's folder and renderer; the Gatekeeper and VAP bundles are rendered for PSA's configuration."""
     gatekeeper = partial(gatekeeper_bundle, config, deny_workloads=deny_workloads, source=source,
                          exclusions=exclusions)  # fmt: skip
-    return (("rego", rego_modules), ("gatekeeper", gatekeeper), ("docs", docs_bundle))
+    vap = partial(vap_bundle, config, deny_workloads=deny_workloads, source=source)
+    return (("rego", rego_modules), ("gatekeeper", gatekeeper), ("vap", vap), ("docs", docs_bundle))
 
 
 def render_all(

@@ -23,7 +23,6 @@ head. What CEL cannot say byte for byte is listed in ``MESSAGE_DIFFERENCES``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,7 @@ from generator.policy.checks import appArmorProfile, seccompProfile_baseline
 from generator.policy.checks._helpers import go_quote
 from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Check, CheckVersion
 from generator.policy.namespaces import INVALID_LEVEL, LABEL_PREFIX, MODES, STRICTNESS
-from generator.policy.pod import API_GROUPS, TEMPLATE_PATHS
+from generator.policy.pod import API_GROUPS
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.registry import BY_ID, CHECKS, active_checks
 from generator.policy.versions import LEVELS, MAX_MINOR, NEWEST_MINOR, VERSION_PATTERN, all_minors
@@ -53,8 +52,9 @@ POLICY_PATH = "policy.yaml"
 BINDINGS_PATH = "bindings.yaml"
 PARAMS_PATH = "params.yaml"
 KUSTOMIZATION_PATH = "kustomization.yaml"
-# The API server drops a messageExpression result over this many bytes (celconfig.MaxEvaluatedMessageExpressionSizeBytes)
-# or with a newline, and shows the static message instead: the policy cuts and escapes its message to stay within.
+# The API server drops a messageExpression result over this many bytes (celconfig's
+# MaxEvaluatedMessageExpressionSizeBytes) or with a newline, and shows the static message instead: the policy cuts
+# and escapes its message to stay within.
 MAX_MESSAGE_BYTES = 5 * 1024
 CUT_MARK = " [message cut to 5 KiB]"
 # Separates the exemption lists in a ConfigMap value (which holds only strings); no exempt name may contain it.
@@ -78,7 +78,7 @@ MESSAGE_DIFFERENCES: Mapping[str, str] = {
     "wrapper": (
         "The API server wraps every VAP message: a denial reads \"ValidatingAdmissionPolicy 'pssgen-pod-security' "
         "with binding 'pssgen-pod-security-enforce' denied request: violates PodSecurity ...\", a warning "
-        "\"Validation failed for ValidatingAdmissionPolicy ... with binding ...: would violate PodSecurity ...\"; "
+        '"Validation failed for ValidatingAdmissionPolicy ... with binding ...: would violate PodSecurity ..."; '
         "PSA's own text follows, unchanged."
     ),
 }
@@ -342,6 +342,10 @@ def _render(env: jinja2.Environment, source: str, **context: Any) -> str:
     return text
 
 
+def _document(env: jinja2.Environment, comment: Sequence[str], documents: Sequence[Mapping[str, Any]]) -> str:
+    return _render(env, "vap/document.yaml.j2", comment=comment, body=_dump(documents))
+
+
 def vap_environment() -> jinja2.Environment:
     """The shared environment, with the constants the check templates name."""
     env = environment()
@@ -362,26 +366,27 @@ def vap_bundle(
 ) -> dict[str, str]:
     """Every file of ``out/vap`` for ``config``, keyed by its path there; byte-identical for the same input."""
     env = vap_environment()
+    bindings = [binding(mode) for mode in MODE_ACTIONS]
+    parameters = [params(config, mode, deny_workloads=deny_workloads) for mode in MODE_ACTIONS]
     files = {
         POLICY_PATH: _render(env, "vap/policy.yaml.j2", policy=policy_view(env)),
-        BINDINGS_PATH: _render(env, "vap/document.yaml.j2", comment=(
-            "One binding per PSA mode, each reading its mode, defaults and exemptions from its ConfigMap",
-            f"({PARAMS_PATH}); a missing ConfigMap denies (parameterNotFoundAction: Deny).",
-        ), body=_dump([binding(mode) for mode in MODE_ACTIONS])),  # fmt: skip
-        PARAMS_PATH: _render(env, "vap/document.yaml.j2", comment=(
-            "The bindings' parameters: the mode, PSA's defaults for a namespace without labels, and the",
-            f"exemptions (one name per line), from {source}.",
-        ), body=_dump([params(config, mode, deny_workloads=deny_workloads) for mode in MODE_ACTIONS])),  # fmt: skip
+        BINDINGS_PATH: _document(
+            env,
+            (
+                "One binding per PSA mode, each reading its mode, defaults and exemptions from its ConfigMap",
+                f"({PARAMS_PATH}); a missing ConfigMap denies (parameterNotFoundAction: Deny).",
+            ),
+            bindings,
+        ),
+        PARAMS_PATH: _document(
+            env,
+            (
+                "The bindings' parameters: the mode, PSA's defaults for a namespace without labels, and the",
+                f"exemptions (one name per line), from {source}.",
+            ),
+            parameters,
+        ),
     }
-    files[KUSTOMIZATION_PATH] = _render(env, "vap/kustomization.yaml.j2", resources=[POLICY_PATH, PARAMS_PATH,
-                                                                                     BINDINGS_PATH])  # fmt: skip
+    resources = [POLICY_PATH, PARAMS_PATH, BINDINGS_PATH]
+    files[KUSTOMIZATION_PATH] = _render(env, "vap/kustomization.yaml.j2", resources=resources)
     return dict(sorted(files.items()))
-
-
-def plan_count() -> int:
-    """How many distinct plans the policy holds (for the docs and tests)."""
-    return len({active_checks(level, minor) for level, minor in itertools.product(("baseline", "restricted"),
-                                                                                   all_minors())})  # fmt: skip
-
-
-TEMPLATE_KINDS = tuple(TEMPLATE_PATHS)

@@ -1,0 +1,171 @@
+"""The ValidatingAdmissionPolicy bundle in a live API server: its verdicts and messages are PSA's.
+
+One local cluster for the module, with the PodSecurity admission plugin off, so the only judge is ``out/vap``,
+applied as the README says (``kubectl apply -k out/vap``). Namespaces carry PSA's own labels (the ``cluster``
+engine makes one per level and version, enforce and warn), which the policy reads through ``namespaceObject``.
+The oracle (upstream PSA) judges each object as the API server would store it, as in test_cluster_parity.
+
+The corpus: upstream's fixtures at v1.18, v1.24, v1.34 and latest, the project's corpus, and generated pods at three
+versions; then the requests PSA treats specially (an ephemeral container added through its subresource, UPDATEs,
+workloads, exemptions), each compared with what built-in PSA does in the same situation (``generator.policy.admission``,
+itself held to the API server's PSA by test_psa_modes_cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import tools
+from generator.engines.cluster import LocalCluster
+from generator.engines.live import ClusterEngine, DryRun, dry_run
+from generator.parity.cluster import oracle_on_stored, stored_forms
+from generator.parity.fixtures import minimal_pod
+from generator.parity.oracle import Oracle
+from generator.policy.versions import NEWEST_MINOR, parse_version
+from generator.render.vap import POLICY_NAME, binding_name
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cluster_cases import corpus_cases
+
+pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "out" / "vap"
+STORED = "pssgen-stored"
+ENFORCE, WARN = "pod-security.kubernetes.io/enforce", "pod-security.kubernetes.io/warn"
+SMP = "application/strategic-merge-patch+json"
+DEBUGGER = {"name": "debugger", "image": "registry.k8s.io/pause:3.10", "securityContext": {"privileged": True}}
+
+
+def denied_prefix(mode: str = "enforce") -> str:
+    return f"ValidatingAdmissionPolicy '{POLICY_NAME}' with binding '{binding_name(mode)}' denied request: "
+
+
+def warning_prefix(mode: str = "warn") -> str:
+    return f"Validation failed for ValidatingAdmissionPolicy '{POLICY_NAME}' with binding '{binding_name(mode)}': "
+
+
+@dataclass
+class Live:
+    cluster: LocalCluster
+    engine: ClusterEngine
+
+
+def _request(live: Live, method: str, path: str, body: Mapping[str, Any], content_type: str = "application/json",
+             dry: bool = True) -> DryRun:  # fmt: skip
+    api = live.cluster.api_client()
+    if dry:
+        return dry_run(api, path, body, method=method, content_type=content_type)
+    verb, url, headers, payload = api.param_serialize(
+        method, path, body=body, header_params={"Content-Type": content_type}, auth_settings=["BearerToken"]
+    )[:4]
+    response = api.call_api(verb, url, header_params=headers, body=payload)
+    response.read()  # type: ignore[no-untyped-call]
+    text = (response.data or b"").decode()
+    return DryRun(response.status, json.loads(text) if response.status < 300 else None, text, [])
+
+
+def _pod(name: str, **container: Any) -> dict[str, Any]:
+    pod = minimal_pod("restricted", NEWEST_MINOR)
+    pod["metadata"] = {"name": name}
+    pod["spec"]["containers"][0].update(container)
+    return pod
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    try:
+        etcd, apiserver, kubectl = (tools.require(t) for t in (tools.ETCD, tools.KUBE_APISERVER, tools.KUBECTL))
+    except tools.ToolError as exc:
+        pytest.fail(f"{exc} (make test builds it: make cluster-tools)")
+    args = ("--disable-admission-plugins=PodSecurity",)
+    with LocalCluster(etcd=etcd, kube_apiserver=apiserver, apiserver_args=args) as cluster:
+        applied = cluster.kubectl("apply", "-k", str(BUNDLE), kubectl=kubectl)
+        assert applied.returncode == 0, applied.stderr
+        cluster.ensure_namespace("pssgen-vap-probe", {ENFORCE: "restricted"})
+        probe = _pod("probe", securityContext={"privileged": True})
+        api = cluster.api_client()
+        cluster.wait_until(  # the policy and its bindings take a moment to reach the admission plugin
+            "the VAP bundle to deny a privileged Pod",
+            lambda: dry_run(api, "/api/v1/namespaces/pssgen-vap-probe/pods", probe).status == 403,
+            timeout=60,
+        )
+        cluster.ensure_namespace(STORED)
+        with ClusterEngine(str(cluster.kubeconfig)) as engine:
+            yield Live(cluster, engine)
+
+
+@pytest.fixture(scope="module")
+def oracle() -> Iterator[Oracle]:
+    with Oracle() as running:
+        yield running
+
+
+def test_the_vap_bundle_in_a_live_cluster_agrees_with_the_oracle(
+    live: Live, oracle: Oracle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = corpus_cases()
+    distinct: dict[int, int] = {}
+    objects: list[Mapping[str, Any]] = []
+    for _, obj, _, _ in cases:
+        if id(obj) not in distinct:
+            distinct[id(obj)] = len(objects)
+            objects.append(obj)
+    stored = stored_forms(live.cluster.api_client(), STORED, objects)
+    judged = [(n, obj, level, version) for n, obj, level, version in cases if stored[distinct[id(obj)]].object]
+    verdicts = oracle_on_stored(oracle, stored, [(distinct[id(o)], lv, v) for _, o, lv, v in judged])
+    requests = [(obj, level, parse_version(version)) for _, obj, level, version in judged]
+    before, started = live.engine.requests, time.monotonic()
+    results = live.engine.evaluate_many(requests)
+    seconds, sent = time.monotonic() - started, live.engine.requests - before
+    problems = []
+    for (name, _, _, _), want, got in zip(judged, verdicts, results, strict=True):
+        assert want.error is None, f"{name}: the oracle could not evaluate the stored form: {want.error}"
+        if (got.allowed, got.violations) != (want.allowed, want.violations):
+            problems.append(f"{name}: the VAP: {got}; oracle: {want.result}")
+        elif not got.allowed and got.message != want.message:
+            problems.append(f"{name}: the VAP said {got.message!r}; oracle {want.message!r}")
+    by_version = Counter(f"{level}:{version}" for _, _, level, version in judged)
+    lines = [
+        f"VAP in a live cluster: {len(cases)} cases, {len(judged)} judged (the rest refused before admission), "
+        f"{sum(1 for v in verdicts if not v.allowed)} denied; {sent} requests in {seconds:.1f} s "
+        f"({sent / seconds:.0f}/s)",
+        f"  by kind: {dict(Counter(str(obj.get('kind')) for _, obj, _, _ in judged))}",
+        f"  by level:version: {dict(sorted(by_version.items()))}",
+    ]
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert len(judged) > 1800
+    assert not problems, f"{len(problems)} disagreements:\n" + "\n".join(problems[:40])
+
+
+def test_an_ephemeral_container_added_through_the_subresource_is_denied(live: Live, oracle: Oracle) -> None:
+    namespace = "pssgen-vap-ephemeral"
+    live.cluster.ensure_namespace(namespace, {ENFORCE: "restricted"})
+    created = _request(live, "POST", f"/api/v1/namespaces/{namespace}/pods", _pod("debug-me"), dry=False)
+    assert created.object is not None, created.message
+    stored = dict(created.object)
+    debugged = {**stored, "spec": {**stored["spec"], "ephemeralContainers": [DEBUGGER]}}
+    want = oracle.evaluate(debugged, "restricted", "latest")
+    assert not want.allowed and want.violations[0].check == "privileged"
+    path = f"/api/v1/namespaces/{namespace}/pods/debug-me/ephemeralcontainers"
+    answer = _request(live, "PATCH", path, {"spec": {"ephemeralContainers": [DEBUGGER]}}, SMP)
+    assert answer.status == 403, answer
+    assert answer.message == f'pods "debug-me" is forbidden: {denied_prefix()}{want.message}'
+    # A label-only update of the same pod is not a significant change: allowed, as PSA allows it.
+    relabel = _request(live, "PATCH", f"/api/v1/namespaces/{namespace}/pods/debug-me",
+                       {"metadata": {"labels": {"x": "y"}}}, SMP)  # fmt: skip
+    assert relabel.status == 200, relabel.message
+    # Status updates are among the subresources PSA ignores.
+    status = _request(live, "PATCH", f"/api/v1/namespaces/{namespace}/pods/debug-me/status",
+                      {"status": {"message": "x"}}, SMP)  # fmt: skip
+    assert status.status == 200, status.message
