@@ -1,4 +1,4 @@
-"""PSA's modes, built in and as the Gatekeeper bundle, in two live clusters configured from one PSA file.
+"""PSA's modes, built in, as the Gatekeeper bundle and as the VAP bundle, in live clusters configured from one PSA file.
 
 - PSA cluster: kube-apiserver with ``--admission-control-config-file`` holding the suite's sample PSA
   configuration (defaults enforce=baseline, audit and warn restricted; a username, a runtime class and a
@@ -7,6 +7,10 @@
   --psa-config`` renders from the same file. (PSA configured privileged is not enough: that is only its default
   for unlabelled namespaces, and it would still enforce the labels the bundle reads. A migrated cluster turns
   the plugin off, or keeps both judging the same labels.)
+
+- VAP cluster: kube-apiserver without the PodSecurity plugin, with ``out/vap`` as ``pssgen generate --psa-config``
+  renders it from the same file (its ConfigMaps hold the defaults and exemptions), and an audit log, where the
+  policy writes its ``pssgen-pod-security/audit-violations`` annotation.
 
 Every request of the generated gator suite that a cluster can make (namespaces labelled in several ways,
 versions above the newest, an exempt and a non-exempt user, an exempt runtime class, an exempt namespace, Pods
@@ -41,6 +45,7 @@ from generator.engines.live import _warnings, object_path
 from generator.policy.admission import Decision
 from generator.policy.model import Result, Violation
 from generator.render import gatekeeper as gk
+from generator.render import vap
 from generator.render.outdir import write_tree
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -51,6 +56,14 @@ USERS = (gk.USER, gk.EXEMPT_USER)
 BUNDLE_CASES = [c for c in gk.cases() if c.name != "pod-unknown-namespace"]
 CASES = [c for c in BUNDLE_CASES if c.namespace != "invalid-labels"]  # the PodSecurity plugin refuses the namespace
 AUDIT_KEY = "pod-security.kubernetes.io/audit-violations"
+VAP_AUDIT_KEY = f"{vap.POLICY_NAME}/{vap.AUDIT_ANNOTATION}"
+VAP_DENIAL = (
+    f"ValidatingAdmissionPolicy '{vap.POLICY_NAME}' with binding '{vap.binding_name('enforce')}' denied request: "
+)
+VAP_WARNING = (
+    f"Validation failed for ValidatingAdmissionPolicy '{vap.POLICY_NAME}' with binding '{vap.binding_name('warn')}': "
+)
+VAP_CASES = [c for c in BUNDLE_CASES if c.group != "exclusions"]  # the VAP bundle has no per-check exclusions
 GATEKEEPER_DENIAL = 'admission webhook "validation.gatekeeper.sh" denied the request: [pod-security-enforce] '
 GATEKEEPER_WARNING = "[pod-security-warn] "
 AUDIT_POLICY = {
@@ -229,8 +242,18 @@ def _bundle_warning(text: str) -> str | None:
     return text[len(GATEKEEPER_WARNING) :] if text.startswith(GATEKEEPER_WARNING) else None
 
 
-def _psa_audit(log: Path, audit_ids: Mapping[str, str]) -> dict[str, str | None]:
-    """Each case's audit-violations annotation, from the API server's audit log."""
+def _vap_denial(message: str) -> str | None:
+    _, sep, rest = message.partition(" is forbidden: ")
+    return rest[len(VAP_DENIAL) :] if sep and rest.startswith(VAP_DENIAL) else None
+
+
+def _vap_warning(text: str) -> str | None:
+    assert not text.startswith("would violate PodSecurity"), text  # built-in PSA is off here
+    return text[len(VAP_WARNING) :] if text.startswith(VAP_WARNING) else None
+
+
+def _psa_audit(log: Path, audit_ids: Mapping[str, str], key: str = AUDIT_KEY) -> dict[str, str | None]:
+    """Each case's audit-violations annotation (``key``), from the API server's audit log."""
     wanted = {audit_id: name for name, audit_id in audit_ids.items()}
     found: dict[str, str | None] = dict.fromkeys(audit_ids)
     seen = set()
@@ -239,7 +262,7 @@ def _psa_audit(log: Path, audit_ids: Mapping[str, str]) -> dict[str, str | None]
         name = wanted.get(event.get("auditID"))
         if name is not None and event.get("stage") == "ResponseComplete":
             seen.add(name)
-            found[name] = (event.get("annotations") or {}).get(AUDIT_KEY)
+            found[name] = (event.get("annotations") or {}).get(key)
     assert seen == set(audit_ids), sorted(set(audit_ids) - seen)
     return found
 
@@ -257,6 +280,39 @@ def psa(binaries: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
         answers, audit_ids = _run_cases(cluster, CASES, _psa_denial, _psa_warning)
         audits = _psa_audit(log, audit_ids)
     return {name: Answer(a.denial, a.warnings, audits[name]) for name, a in answers.items()}
+
+
+@pytest.fixture(scope="module")
+def vap_cluster(binaries: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Answer]:
+    folder = tmp_path_factory.mktemp("vap-modes")
+    policy, log, rendered = folder / "audit-policy.yaml", folder / "audit.log", folder / "vap"
+    policy.write_text(yaml.safe_dump(AUDIT_POLICY))
+    write_tree(rendered, vap.vap_bundle(CONFIG, source="the sample configuration"))
+    args = ("--disable-admission-plugins=PodSecurity", f"--audit-policy-file={policy}", f"--audit-log-path={log}",
+            "--audit-log-format=json", "--audit-log-mode=blocking")  # fmt: skip
+    with LocalCluster(binaries["etcd"], binaries["kube-apiserver"], apiserver_args=args, users=USERS) as cluster:
+        _prepare(cluster, psa=False)
+        applied = cluster.kubectl("apply", "-k", str(rendered), kubectl=binaries["kubectl"])
+        assert applied.returncode == 0, applied.stderr
+        probe = next(c for c in VAP_CASES if c.name == "pod-privileged-restricted")
+        cluster.wait_until(  # the policy and its bindings take a moment to reach the admission plugin
+            "the VAP bundle to deny a privileged Pod",
+            lambda: _ask(cluster, probe, _stored(cluster))[0] == 403,
+            timeout=60,
+        )
+        answers, audit_ids = _run_cases(cluster, VAP_CASES, _vap_denial, _vap_warning)
+        audits = _psa_audit(log, audit_ids, VAP_AUDIT_KEY)
+    return {name: Answer(a.denial, a.warnings, audits[name]) for name, a in answers.items()}
+
+
+def test_enforce_warn_and_audit_agree_between_built_in_psa_and_the_vap(
+    psa: dict[str, Answer], vap_cluster: dict[str, Answer]
+) -> None:
+    for case in VAP_CASES:
+        want, ours = _expected(case), vap_cluster[case.name]
+        assert ours == want, (case.name, ours, want)
+        if case in CASES:
+            assert psa[case.name] == want, ("PSA", case.name)
 
 
 MESSAGE_LIMIT = 256  # Gatekeeper's audit cuts each message in a Constraint's status (and its log) to this many bytes

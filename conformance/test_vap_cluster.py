@@ -31,6 +31,7 @@ from generator.parity.cluster import oracle_on_stored, stored_forms
 from generator.parity.fixtures import minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
+from generator.render import vap
 from generator.render.vap import POLICY_NAME, binding_name
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -169,3 +170,101 @@ def test_an_ephemeral_container_added_through_the_subresource_is_denied(live: Li
     status = _request(live, "PATCH", f"/api/v1/namespaces/{namespace}/pods/debug-me/status",
                       {"status": {"message": "x"}}, SMP)  # fmt: skip
     assert status.status == 200, status.message
+
+
+def _denial(live: Live, namespace: str, pod: Mapping[str, Any]) -> str:
+    """The VAP's denial of ``pod`` in ``namespace``, without the API server's and the VAP's wrappers."""
+    answer = _request(live, "POST", f"/api/v1/namespaces/{namespace}/pods", pod)
+    assert answer.status == 403, answer
+    prefix = f'pods "{pod["metadata"]["name"]}" is forbidden: {denied_prefix()}'
+    assert answer.message.startswith(prefix), answer.message
+    return answer.message[len(prefix) :]
+
+
+def _stored(live: Live, pod: Mapping[str, Any]) -> dict[str, Any]:
+    answer = _request(live, "POST", f"/api/v1/namespaces/{STORED}/pods", pod)
+    assert answer.object is not None, answer.message
+    return dict(answer.object)
+
+
+def test_each_listed_message_difference_is_the_only_difference(live: Live, oracle: Oracle) -> None:
+    """MESSAGE_DIFFERENCES, shown: the verdict and checks are PSA's, the text differs only as listed."""
+    namespace = "pssgen-vap-differences"
+    live.cluster.ensure_namespace(namespace, {ENFORCE: "baseline"})
+    # Go's %q escapes U+2028 where CEL's strings.quote writes it as it is; but the API server refuses every
+    # annotation value PSA would quote with it (AppArmor and seccomp values are validated), so that difference
+    # only exists offline (the vap engine's suite pins it).
+    quoted = _pod("quoted")
+    name = quoted["spec"]["containers"][0]["name"]
+    for key in (f"container.apparmor.security.beta.kubernetes.io/{name}", "seccomp.security.alpha.kubernetes.io/pod"):
+        quoted["metadata"]["annotations"] = {key: "x\u2028y"}
+        refused = _request(live, "POST", f"/api/v1/namespaces/{STORED}/pods", quoted)
+        assert refused.status == 422, (key, refused)
+    # Over 5 KiB: cut, with the mark. Forty containers, each privileged and adding a capability, at baseline.
+    long = _pod("long")
+    container = long["spec"]["containers"][0]
+    long["spec"]["containers"] = [
+        {**container, "name": f"{'c' * 55}-{i:03}", "securityContext": {"privileged": True, "capabilities": {
+            "add": [f"CAP_{i}"]}}} for i in range(40)
+    ]  # fmt: skip
+    want = oracle.evaluate(_stored(live, long), "baseline", "latest")
+    assert len(want.message.encode()) > vap.MAX_MESSAGE_BYTES
+    got = _denial(live, namespace, long)
+    assert got == vap.vap_message(want.message) and got.endswith(vap.CUT_MARK) and len(got) == vap.MAX_MESSAGE_BYTES
+    # A newline (a probe host may hold one: the API server does not validate it): escaped.
+    newline = _pod("newline")
+    newline["spec"]["containers"][0]["livenessProbe"] = {"httpGet": {"host": "a\nb", "port": 80}}
+    want = oracle.evaluate(_stored(live, newline), "baseline", "latest")
+    assert "a\nb" in want.message
+    assert _denial(live, namespace, newline) == vap.vap_message(want.message) == want.message.replace("\n", "\\n")
+
+
+def test_a_pod_with_a_hundred_containers_and_long_lists_is_judged_at_every_level(live: Live, oracle: Oracle) -> None:
+    """Within CEL's runtime limits: 50 init and 50 regular containers, each adding 40 capabilities and exposing
+    20 host ports, 60 volumes and 60 sysctls; then 20 ephemeral containers added through their subresource."""
+    pod = _pod("hundred")
+    base = pod["spec"]["containers"][0]
+
+    def container(name: str, i: int) -> dict[str, Any]:
+        ports = [{"containerPort": 1000 + p, "hostPort": 2000 + 20 * i + p} for p in range(20)]
+        context = {**base.get("securityContext", {}),
+                   "capabilities": {"add": [f"CAP_{c}" for c in range(40)], "drop": ["ALL"]}}  # fmt: skip
+        return {**base, "name": name, "ports": ports, "securityContext": context}
+
+    pod["spec"]["initContainers"] = [container(f"init-{i}", i) for i in range(50)]
+    pod["spec"]["containers"] = [container(f"app-{i}", 50 + i) for i in range(50)]
+    pod["spec"]["volumes"] = [{"name": f"v{i}", "hostPath": {"path": f"/v{i}"}} for i in range(60)]
+    sysctls = [{"name": f"net.x.s{i}", "value": "1"} for i in range(60)]
+    pod["spec"]["securityContext"] = {**pod["spec"].get("securityContext", {}), "sysctls": sysctls}
+    stored = _stored(live, pod)
+    for level in ("privileged", "baseline", "restricted"):
+        for version in ("latest", "v1.34", "v1.24", "v1.18"):
+            namespace = f"pssgen-vap-hundred-{level}-{version.replace('.', '-')}"
+            live.cluster.ensure_namespace(namespace, {ENFORCE: level, f"{ENFORCE}-version": version})
+            want = oracle.evaluate(stored, level, version)
+            if want.allowed:
+                answer = _request(live, "POST", f"/api/v1/namespaces/{namespace}/pods", pod)
+                assert answer.status == 201, (level, version, answer.message)
+            else:
+                assert _denial(live, namespace, pod) == vap.vap_message(want.message), (level, version)
+    # The same pod created for real where nothing is enforced, then the namespace made restricted, then twenty
+    # ephemeral containers added through their subresource: 120 containers judged.
+    namespace = "pssgen-vap-hundred"
+    live.cluster.ensure_namespace(namespace, {ENFORCE: "privileged"})
+    created = _request(live, "POST", f"/api/v1/namespaces/{namespace}/pods", pod, dry=False)
+    assert created.object is not None, created.message
+    relabel = _request(live, "PATCH", f"/api/v1/namespaces/{namespace}",
+                       {"metadata": {"labels": {ENFORCE: "restricted"}}}, SMP, dry=False)  # fmt: skip
+    assert relabel.status == 200, relabel.message
+    debuggers = [{**DEBUGGER, "name": f"debug-{i}"} for i in range(20)]
+    debugged = {**created.object, "spec": {**created.object["spec"], "ephemeralContainers": debuggers}}
+    want = oracle.evaluate(debugged, "restricted", "latest")
+    path = f"/api/v1/namespaces/{namespace}/pods/hundred/ephemeralcontainers"
+    body = {"spec": {"ephemeralContainers": debuggers}}
+    live.cluster.wait_until(  # the policy reads the namespace from the API server's cache
+        "the VAP to see the namespace restricted",
+        lambda: _request(live, "PATCH", path, body, SMP).status == 403,
+        timeout=30,
+    )
+    answer = _request(live, "PATCH", path, body, SMP)
+    assert answer.message == f'pods "hundred" is forbidden: {denied_prefix()}{vap.vap_message(want.message)}'

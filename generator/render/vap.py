@@ -57,6 +57,9 @@ KUSTOMIZATION_PATH = "kustomization.yaml"
 # and escapes its message to stay within.
 MAX_MESSAGE_BYTES = 5 * 1024
 CUT_MARK = " [message cut to 5 KiB]"
+# CEL charges sort() the square of a list's length: a check sorts at most this many values (then "…" if more differ).
+SORT_LIMIT = 256
+CUT_ITEM = "…"
 # Separates the exemption lists in a ConfigMap value (which holds only strings); no exempt name may contain it.
 LIST_SEPARATOR = "\n"
 
@@ -75,6 +78,12 @@ MESSAGE_DIFFERENCES: Mapping[str, str] = {
         "A message with a newline (a probe host or a sysctl name holding one, which PSA prints raw): the API "
         "server refuses multi-line messages, so the policy writes \\n."
     ),
+    "long-lists": (
+        f"A check that sorts more than {SORT_LIMIT} values (capabilities, host ports, hosts, ...; before removing "
+        f"repeats) whose values after the {SORT_LIMIT}th are not all among the first {SORT_LIMIT}: it lists the "
+        f'distinct values among the first {SORT_LIMIT}, sorted, then "{CUT_ITEM}". CEL charges a sort the square of '
+        "the list's length, and 700 values would pass the per-expression cost limit. The verdict and check are PSA's."
+    ),
     "wrapper": (
         "The API server wraps every VAP message: a denial reads \"ValidatingAdmissionPolicy 'pssgen-pod-security' "
         "with binding 'pssgen-pod-security-enforce' denied request: violates PodSecurity ...\", a warning "
@@ -82,6 +91,16 @@ MESSAGE_DIFFERENCES: Mapping[str, str] = {
         "PSA's own text follows, unchanged."
     ),
 }
+
+
+def vap_message(psa_message: str) -> str:
+    """The text the policy gives for ``psa_message`` (PSA's own): newlines escaped, then cut to the API server's
+    5 KiB (the "newline" and "over-5-KiB" differences; the policy's message variable does the same in CEL)."""
+    message = psa_message.replace("\n", "\\n")
+    if len(message.encode()) <= MAX_MESSAGE_BYTES:
+        return message
+    keep = MAX_MESSAGE_BYTES if message.isascii() else MAX_MESSAGE_BYTES // 4
+    return message[: keep - len(CUT_MARK)] + CUT_MARK
 
 
 class VapRenderError(PssgenError, ValueError):
@@ -354,6 +373,8 @@ def vap_environment() -> jinja2.Environment:
         pod_annotation=seccompProfile_baseline.ANNOTATION_KEY_POD,
         container_annotation_prefix=seccompProfile_baseline.ANNOTATION_KEY_CONTAINER_PREFIX,
         apparmor_annotation_prefix=appArmorProfile.ANNOTATION_KEY_PREFIX,
+        sort_limit=SORT_LIMIT,
+        cut_item=cel_string(CUT_ITEM),
     )
     return env
 
