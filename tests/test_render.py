@@ -51,7 +51,7 @@ def test_layout(modules):
     expected |= {"pss.rego", "main.rego"}
     expected |= {f"lib/pss/checks/{c.id}.rego" for c in CHECKS}
     assert set(modules) == expected
-    assert {path.split("/")[0] for path in render_all()} == {"rego", "gatekeeper", "docs"}
+    assert {path.split("/")[0] for path in render_all()} == {"rego", "gatekeeper", "vap", "docs"}
 
 
 def test_every_module_starts_with_the_header(modules):
