@@ -6,7 +6,7 @@ v1.35 procMount, runAsNonRoot and runAsUser pass pods with ``hostUsers: false``
 (upstream's relaxPolicyForUserNamespacePod). Upstream writes both as an ``if``
 at the top of the version's function; here a version names the relaxations
 that apply to it, and this table holds everything each one means: the Python
-test, the Rego test, and the words the docs, ``pssgen controls`` and
+test, the Rego test, the CEL test, and the words the docs, ``pssgen controls`` and
 ``pssgen diff`` use.
 """
 
@@ -29,6 +29,9 @@ class Relaxation:
     rego_comment: str  # what the library says of that function
     label: str  # the short note in `pssgen controls` and `pssgen diff`
     pods: str  # the pods it lets through, as the docs' version history names them
+    # The same test in CEL, over the ValidatingAdmissionPolicy's ``variables.spec`` (the pod spec, as the API
+    # server gives it: no nulls); "" for a relaxation the CEL cannot state, which the renderer refuses.
+    cel: str = ""
 
     @property
     def rego_guard(self) -> str:
@@ -55,6 +58,7 @@ WINDOWS = Relaxation(
     rego_comment='PSA\'s exemption test, spec.os.name == "windows" exactly.',
     label="Windows pods exempt",
     pods="Windows pods (spec.os.name: windows)",
+    cel="variables.spec.?os.?name.orValue('') == 'windows'",
 )
 
 USER_NAMESPACES = Relaxation(
@@ -65,6 +69,7 @@ USER_NAMESPACES = Relaxation(
     rego_comment="PSA's relaxPolicyForUserNamespacePod, an explicit hostUsers: false.",
     label="hostUsers: false pods exempt",
     pods="user-namespaced pods (spec.hostUsers: false)",
+    cel="variables.spec.?hostUsers.orValue(true) == false",
 )
 
 # Every relaxation, in the order docs, JSON and Rego guards list them.
