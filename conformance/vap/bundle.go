@@ -90,11 +90,38 @@ func loadBundle(dir string) (*bundle, error) {
 	return b, nil
 }
 
+// loadBundleFiles reads a bundle given as file contents by name (the setup line of `vap-engine -`), in name order,
+// skipping kustomization files as loadBundle does.
+func loadBundleFiles(files map[string]string) (*bundle, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		base := filepath.Base(name)
+		if base != "kustomization.yaml" && base != "kustomization.yml" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	b := &bundle{}
+	for _, name := range names {
+		if err := b.read([]byte(files[name])); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if len(b.policies) == 0 {
+		return nil, errors.New("the bundle holds no ValidatingAdmissionPolicy")
+	}
+	return b, nil
+}
+
 func (b *bundle) readFile(path string) error {
 	content, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	return b.read(content)
+}
+
+func (b *bundle) read(content []byte) error {
 	documents := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(content), 4096)
 	for index := 0; ; index++ {
 		var raw runtime.RawExtension

@@ -3,6 +3,7 @@
 // Usage:
 //
 //	vap-engine BUNDLE_DIR          JSON lines: one request per stdin line, one answer per stdout line
+//	vap-engine -                   the same, the bundle given first: {"files": {"<name>": "<YAML text>", ...}}
 //	vap-engine cost BUNDLE_DIR     every expression's estimated cost, as one JSON array
 //
 // The bundle is every *.yaml, *.yml and *.json file under BUNDLE_DIR but kustomization.yaml: its
@@ -155,7 +156,25 @@ func cost(dir string, args []string) {
 // serve answers request lines until stdin closes. Requests are judged concurrently, on every CPU; answers come
 // back in request order.
 func serve(dir string) {
-	b, err := loadBundle(dir)
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	var b *bundle
+	var err error
+	if dir == "-" {
+		// The bundle on the first line, so a caller rendering it in memory need write no file.
+		var setup struct {
+			Files map[string]string `json:"files"`
+		}
+		first, readErr := in.ReadBytes('\n')
+		if readErr != nil && readErr != io.EOF {
+			fail(fmt.Errorf("reading the bundle line: %w", readErr))
+		}
+		if err := json.Unmarshal(first, &setup); err != nil {
+			fail(fmt.Errorf("the bundle line is not JSON: %w", err))
+		}
+		b, err = loadBundleFiles(setup.Files)
+	} else {
+		b, err = loadBundle(dir)
+	}
 	if err != nil {
 		fail(err)
 	}
@@ -163,7 +182,6 @@ func serve(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<16)
 	workers := runtime.GOMAXPROCS(0)
 	type job struct {
