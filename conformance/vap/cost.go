@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -213,6 +214,9 @@ type single struct {
 
 // costs measures runtime cost on the same informers, params and namespaces the plugin reads.
 type costs struct {
+	bundle   *bundle
+	once     sync.Once // the policies are compiled for costs when a request first asks for them
+	err      error
 	policies []compiledPolicy
 	bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	matcher  generic.PolicyMatcher
@@ -223,53 +227,51 @@ type costs struct {
 
 func newCosts(b *bundle, factory informers.SharedInformerFactory, mapper meta.RESTMapper, ns *namespaces, client kubernetes.Interface) (*costs, error) {
 	c := &costs{
+		bundle:   b,
 		bindings: b.bindings,
 		matcher:  generic.NewPolicyMatcher(matching.NewMatcher(ns, client)),
 		factory:  factory,
 		mapper:   mapper,
 		ns:       ns,
 	}
-	for _, policy := range b.policies {
-		compiled, err := compileForCost(policy)
-		if err != nil {
-			return nil, fmt.Errorf("policy %q: %w", policy.Name, err)
-		}
-		c.policies = append(c.policies, compiled)
-	}
 	return c, nil
+}
+
+func (c *costs) compile() error {
+	c.once.Do(func() {
+		for _, policy := range c.bundle.policies {
+			compiled, err := compileForCost(policy)
+			if err != nil {
+				c.err = fmt.Errorf("policy %q: %w", policy.Name, err)
+				return
+			}
+			c.policies = append(c.policies, compiled)
+		}
+	})
+	return c.err
 }
 
 func compileForCost(policy *admissionregistrationv1.ValidatingAdmissionPolicy) (compiledPolicy, error) {
 	hasParams := policy.Spec.ParamKind != nil
 	withAuthorizer := plugincel.OptionalVariableDeclarations{HasParams: hasParams, HasAuthorizer: true}
 	withoutAuthorizer := plugincel.OptionalVariableDeclarations{HasParams: hasParams, HasAuthorizer: false}
-	newCompiler := func() (*plugincel.CompositedCompiler, error) {
-		compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
-		if err != nil {
-			return nil, err
-		}
-		variables := make([]plugincel.NamedExpressionAccessor, len(policy.Spec.Variables))
-		for i, v := range policy.Spec.Variables {
-			variables[i] = &validating.Variable{Name: v.Name, Expression: v.Expression}
-		}
-		compiler.CompileAndStoreVariables(variables, withAuthorizer, environment.StoredExpressions)
-		return compiler, nil
-	}
-	compiler, err := newCompiler()
+	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		return compiledPolicy{}, err
 	}
+	variables := make([]plugincel.NamedExpressionAccessor, len(policy.Spec.Variables))
+	for i, v := range policy.Spec.Variables {
+		variables[i] = &validating.Variable{Name: v.Name, Expression: v.Expression}
+	}
+	compiler.CompileAndStoreVariables(variables, withAuthorizer, environment.StoredExpressions)
 	spec := policy.Spec
 	var matchConditions, validations, messages, audits []plugincel.ExpressionAccessor
 	out := compiledPolicy{policy: policy}
 	add := func(path string, accessor plugincel.ExpressionAccessor, declarations plugincel.OptionalVariableDeclarations, audit bool) error {
 		variable := strings.HasPrefix(path, "spec.variables[")
-		// A compiler of its own: each expression alone evaluates the variables it reads, and is charged for them.
-		own, err := newCompiler()
-		if err != nil {
-			return err
-		}
-		evaluator := own.CompileCondition([]plugincel.ExpressionAccessor{accessor}, declarations, environment.StoredExpressions)
+		// The same compiler: each evaluation gets a composition context of its own, so an expression evaluated
+		// alone evaluates the variables it reads, and is charged for them.
+		evaluator := compiler.CompileCondition([]plugincel.ExpressionAccessor{accessor}, declarations, environment.StoredExpressions)
 		// audit annotations are compiled with the authorizer declared but evaluated without it, as the validator does
 		out.singles = append(out.singles, single{path: path, evaluator: evaluator, authorizer: declarations.HasAuthorizer && !audit, audit: audit, variable: variable})
 		return nil
@@ -326,6 +328,9 @@ func compileForCost(policy *admissionregistrationv1.ValidatingAdmissionPolicy) (
 // measure evaluates a request against every policy-binding-param it matches (the plugin's matcher and
 // generic.CollectParams decide which) and reports what each phase spent.
 func (c *costs) measure(attrs admission.Attributes, o admission.ObjectInterfaces) ([]bindingCost, error) {
+	if err := c.compile(); err != nil {
+		return nil, err
+	}
 	ctx := context.Background()
 	authz := admissionauthorizer.NewCachingAuthorizer(allowAll{})
 	out := []bindingCost{}
