@@ -306,3 +306,41 @@ def test_etcd_build_is_the_pin() -> None:
     assert _build_info(tools.ETCD.local_path)[tools.ETCD_MODULE][0] == tools.ETCD_VERSION
     out = subprocess.run([tools.ETCD.local_path, "--version"], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == f"etcd Version: {tools.ETCD_VERSION.lstrip('v')}"
+
+
+# --------------------------------------------------------------------------- the vap engine's pins
+
+VAP_DIR = ROOT / "conformance" / "vap"
+VAP_STEPS = (
+    f"in conformance/vap require {tools.KUBERNETES_MODULE} {tools.KUBERNETES_VERSION} and k8s.io/apiserver, api, "
+    f"apimachinery, client-go {PSA_VERSION}, replace each staging module kubernetes' go.mod replaces with its "
+    f"published {PSA_VERSION} (as conformance/cluster does), and run `go mod tidy`"
+)
+
+
+def test_vap_go_mod_runs_the_pinned_api_server_code(kubernetes_go_mod: str) -> None:
+    # vap-engine must evaluate with the API server the cluster runs: its plugin (k8s.io/apiserver) and its defaulting
+    # and policy validation (k8s.io/kubernetes), one release.
+    text = (VAP_DIR / "go.mod").read_text(encoding="utf-8")
+    requires = go_mod_requires(text)
+    staging_pins = ("k8s.io/apiserver", "k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go")
+    wanted = {tools.KUBERNETES_MODULE: tools.KUBERNETES_VERSION, **dict.fromkeys(staging_pins, PSA_VERSION)}
+    wrong = {m: requires.get(m) for m, v in wanted.items() if requires.get(m) != (v, False)}
+    assert not wrong, f"conformance/vap/go.mod requires {wrong}, wanted {wanted}: {VAP_STEPS}"
+    staging = {m for m, target in go_mod_replacements(kubernetes_go_mod).items() if target.startswith("./staging/")}
+    ours = go_mod_replacements(text)
+    wrong = {m: ours.get(m) for m in sorted(staging) if ours.get(m) != f"{m} {PSA_VERSION}"}
+    assert not wrong, f"conformance/vap/go.mod does not replace these with their {PSA_VERSION}: {wrong}; {VAP_STEPS}"
+    assert not sorted(set(ours) - staging), "conformance/vap/go.mod replaces modules kubernetes does not: remove them"
+
+
+def test_vap_engine_build_is_keyed_by_its_sources_and_carries_the_api_server_version() -> None:
+    engine = tools.VAP_ENGINE
+    assert engine.local_path.parent.name == f"vap-engine-{PSA_VERSION}-{engine.source_key()}"
+    # CEL's compatibility version comes from the binary's version, as in kube-apiserver
+    assert f"-X k8s.io/component-base/version.gitVersion={tools.KUBERNETES_VERSION}" in engine.ldflags
+    if not engine.local_path.exists():
+        pytest.skip(f"{engine.local_path} is not built (make tools)")
+    info = _build_info(engine.local_path)
+    assert info.get("k8s.io/apiserver") == [PSA_VERSION, "k8s.io/apiserver", PSA_VERSION], info.get("k8s.io/apiserver")
+    assert info.get(tools.KUBERNETES_MODULE, [""])[0] == tools.KUBERNETES_VERSION

@@ -1,5 +1,5 @@
-"""``pssgen tools``: build the pinned tools (OPA, gator, conftest, Regal, the PSA oracle, the local cluster's
-kube-apiserver, kubectl, etcd and Gatekeeper), or print where one is."""
+"""``pssgen tools``: build the pinned tools (OPA, gator, the gatekeeper and vap engines, conftest, Regal, the PSA
+oracle, the local cluster's kube-apiserver, kubectl, etcd and Gatekeeper), or print where one is."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from generator.tools import (
     KUBECTL,
     OPA,
     REGAL,
+    VAP_ENGINE,
     Tool,
     install,
     psa_module_dir,
@@ -24,7 +25,8 @@ from generator.tools import (
 )
 
 TOOLS: dict[str, Tool] = {
-    "opa": OPA, "gator": GATOR, "gatekeeper-engine": GATEKEEPER_ENGINE, "conftest": CONFTEST, "regal": REGAL,
+    "opa": OPA, "gator": GATOR, "gatekeeper-engine": GATEKEEPER_ENGINE, "vap-engine": VAP_ENGINE, "conftest": CONFTEST,
+    "regal": REGAL,
 }  # fmt: skip
 # Built only when named (`make cluster-tools`): about 10 minutes cold on 2 cores and several hundred MB, and no test
 # in `make test` starts a cluster yet. They join the default set when the in-cluster suite does.
@@ -53,7 +55,9 @@ def install_command(names: tuple[str, ...]) -> None:
     Default: all but the local cluster's; an installed pssgen leaves Regal out (it lints the committed out/rego of
     a checkout), and builds kube-apiserver, kubectl and etcd only in a checkout (from its conformance/ modules).
     """
-    everything = (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "gatekeeper-engine", "conftest", "oracle")
+    everything = (
+        (*TOOLS, "oracle") if IN_CHECKOUT else ("opa", "gator", "gatekeeper-engine", "vap-engine", "conftest", "oracle")
+    )
     for name in names or everything:
         if name == "oracle":
             click.echo(f"psa-oracle: {build_oracle()}", err=True)

@@ -7,6 +7,7 @@ from generator.engines.gatekeeper import GatekeeperEngine
 from generator.engines.live import ClusterEngine
 from generator.engines.opa import OpaEngine
 from generator.engines.python import PythonEngine
+from generator.engines.vap import VapEngine
 
 __all__ = [
     "ALL_ENGINE_NAMES",
@@ -21,11 +22,14 @@ __all__ = [
     "PythonEngine",
     "Refused",
     "Request",
+    "VapEngine",
     "open_engine",
 ]
 
 ENGINE_NAMES: tuple[str, ...] = ("python", "opa", "gatekeeper")  # offline: what "every engine" means by default
-ALL_ENGINE_NAMES: tuple[str, ...] = (*ENGINE_NAMES, "cluster")  # cluster: a live API server, asked for by name
+# Asked for by name: vap (the ValidatingAdmissionPolicy bundle, until it agrees with PSA everywhere) and cluster (a
+# live API server).
+ALL_ENGINE_NAMES: tuple[str, ...] = (*ENGINE_NAMES, "vap", "cluster")
 
 
 def open_engine(name: str, *, kubeconfig: str | None = None, context: str | None = None) -> EngineBase:
@@ -41,4 +45,6 @@ def open_engine(name: str, *, kubeconfig: str | None = None, context: str | None
         return OpaEngine()
     if name == "gatekeeper":
         return GatekeeperEngine()
+    if name == "vap":
+        return VapEngine()
     raise EngineUnavailable(f"unknown engine {name!r}; choose one of {', '.join(ALL_ENGINE_NAMES)}")

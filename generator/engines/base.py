@@ -9,10 +9,12 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from generator.errors import PssgenError
+from generator.policy.messages import parse_forbidden, split_head
 from generator.policy.model import Result, Violation
 from generator.policy.versions import Version
 
 Request = tuple[Mapping[str, Any], str, Version]  # (object, level, version)
+UNATTRIBUTED = "unattributed"  # the check named for PSA text pssgen could not read back into checks
 
 
 class EngineError(PssgenError, RuntimeError):
@@ -69,3 +71,14 @@ def answer_result(answer: Mapping[str, Any], level: str, version: Version) -> Re
         raise EngineError(f"policy could not evaluate an object: {answer.get('error') or 'skipped'}")
     violations = tuple(Violation(v["check"], v["reason"], v["detail"]) for v in answer["violations"])
     return Result(bool(answer["allowed"]), violations, level, str(version))
+
+
+def psa_result(text: str, level: str, version: str) -> Result:
+    """PSA's denial or warning text (``violates``/``would violate PodSecurity "l:v": ...``) as a denied Result: the
+    engines that ask an API server's admission (cluster, vap) read its answers back with it."""
+    head = split_head(text)
+    detail = head[2] if head else text
+    violations = parse_forbidden(detail, level, version)
+    if violations is None:
+        violations = (Violation(UNATTRIBUTED, detail, ""),)
+    return Result(False, violations, level, version)

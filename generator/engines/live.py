@@ -56,16 +56,22 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Refused, Request
+from generator.engines.base import (
+    EngineBase,
+    EngineError,
+    EngineUnavailable,
+    Refused,
+    Request,
+    psa_result,
+)
 from generator.engines.children import track, untrack
-from generator.policy.messages import parse_forbidden, split_head
-from generator.policy.model import Result, Violation
+from generator.policy.messages import split_head
+from generator.policy.model import Result
 from generator.policy.versions import Version
 
 PSA = "pod-security.kubernetes.io"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pssgen"}
 NAMESPACE_PREFIX = "pssgen-check"
-UNATTRIBUTED = "unattributed"  # the check named for PSA text pssgen could not read back into checks
 DEFAULT_WORKERS = 8  # requests in flight: dry-run admission is cheap, round trips are not
 REQUEST_TIMEOUT = 30.0
 RETRIES = 4  # for answers that say "try again" (429, 5xx, a dropped connection)
@@ -133,16 +139,6 @@ def _warnings(headers: Any) -> list[str]:
         if match:
             texts.append(re.sub(r"\\(.)", r"\1", match.group(1)))
     return texts
-
-
-def _psa_result(text: str, level: str, version: str) -> Result:
-    """PSA's denial or warning text (``violates``/``would violate PodSecurity "l:v": ...``) as a denied Result."""
-    head = split_head(text)
-    detail = head[2] if head else text
-    violations = parse_forbidden(detail, level, version)
-    if violations is None:
-        violations = (Violation(UNATTRIBUTED, detail, ""),)
-    return Result(False, violations, level, version)
 
 
 def creatable(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -298,9 +294,9 @@ class ClusterEngine(EngineBase):
                 found = [said for w in warnings if (said := psa_warning(w)) is not None]
                 if kind == "Pod" or not found:
                     return Result(True, (), level, version)
-                return _psa_result(found[0], level, version)
+                return psa_result(found[0], level, version)
             if status == 403 and 'violates PodSecurity "' in text:
-                return _psa_result(text[text.index("violates PodSecurity") :], level, version)
+                return psa_result(text[text.index("violates PodSecurity") :], level, version)
             missing = _MISSING_SERVICE_ACCOUNT.search(text) if status == 403 else None
             if missing is None or not self._create_account(namespace, missing.group(1)):
                 break

@@ -1,5 +1,5 @@
-"""The pinned external tools (OPA, gator, the gatekeeper engine, Regal, conftest, the upstream PSA module, the
-local cluster's kube-apiserver, kubectl, etcd and Gatekeeper) and where to find or build them.
+"""The pinned external tools (OPA, gator, the gatekeeper and vap engines, Regal, conftest, the upstream PSA module,
+the local cluster's kube-apiserver, kubectl, etcd and Gatekeeper) and where to find or build them.
 
 Pins live here only; the Makefile and the tests ask this module. A user's own
 ``opa`` is taken from ``OPA_BIN`` or PATH when it is the pinned version;
@@ -157,6 +157,16 @@ GATEKEEPER_ENGINE = Tool(
     "gatekeeper-engine", ".", GATEKEEPER_VERSION, "GATEKEEPER_ENGINE_BIN", (),
     module_dir=_packaged_dir("generator.tools.gatekeeper_engine_src", ROOT / "conformance" / "gatekeeper"),
     ldflags=("-s", "-w"), trimpath=False,
+)  # fmt: skip
+
+# conformance/vap: the API server's ValidatingAdmissionPolicy admission plugin (k8s.io/apiserver at PSA_VERSION, with
+# k8s.io/kubernetes' defaulting and policy validation at KUBERNETES_VERSION) judging JSON lines
+# (generator/engines/vap.py). Built with kube-apiserver's version flags, so that the CEL compatibility version it
+# derives from them is the API server's; never taken from PATH (VAP_ENGINE_BIN overrides).
+VAP_ENGINE = Tool(
+    "vap-engine", ".", PSA_VERSION, "VAP_ENGINE_BIN", (),
+    module_dir=_packaged_dir("generator.tools.vap_engine_src", ROOT / "conformance" / "vap"),
+    ldflags=("-s", "-w", *_KUBE_LDFLAGS),
 )  # fmt: skip
 
 REGAL = Tool(

@@ -1,0 +1,322 @@
+"""The ``vap`` engine: objects judged by the ValidatingAdmissionPolicy bundle under the API server's own plugin.
+
+``vap-engine`` (``conformance/vap``) is the ValidatingAdmissionPolicy admission
+plugin of ``k8s.io/apiserver`` (the code kube-apiserver runs), wired offline as
+the API server wires it, fed JSON lines. This engine asks it what a cluster with
+the bundle applied (and PSA's own plugin off) would answer:
+
+* an object at (level, version) is created (dry run) in a namespace labelled
+  ``pod-security.kubernetes.io/enforce`` and ``warn`` with that level and
+  version, one namespace per (level, version), as the ``cluster`` engine does;
+* a Pod's verdict is the enforce binding's denial; a workload's (PSA never denies
+  one) the warn binding's warning; the VAP wording around PSA's text
+  (``ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: `` and
+  ``Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': ``)
+  is taken off and PSA's ``violates PodSecurity ...`` read back into checks;
+* anything else (a denial that is not PSA's, a CEL error, a workload denied) is
+  an ``EngineError``: the bundle did not judge the object as PSA would.
+
+The bundle is ``generator.render.vap.vap_bundle()``, rendered in memory and sent on
+the engine's first line (no file is written), or a directory given to the
+constructor (``out/vap`` as applied with ``kubectl apply -k``). The privileged
+level allows everything, so its objects are allowed without a request.
+
+The process dies with pssgen (``generator.engines.children``: PR_SET_PDEATHSIG, its
+own session, tracked until closed); it is started from the thread that uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, psa_result
+from generator.engines.children import dies_with_us, kill_group, track, untrack
+from generator.policy.model import Result
+from generator.policy.pod import API_GROUPS
+
+JUDGED_LEVELS: tuple[str, ...] = ("baseline", "restricted")
+USERNAME = "pssgen"  # the requesting user (the API server always has one; PSA exempts none by default)
+CHUNK = 2000  # requests in flight at a time: bounds memory on a big export
+STOP_GRACE = 5.0
+STDERR_TAIL = 2000
+MODES = ("enforce", "warn")  # the labels a judged namespace carries; audit stays at its default
+
+_DENIED = re.compile(r"^ValidatingAdmissionPolicy '([^']*)' with binding '([^']*)' denied request: ")
+_WARNED = re.compile(r"^Validation failed for ValidatingAdmissionPolicy '([^']*)' with binding '([^']*)': ")
+
+
+class VapError(EngineError):
+    """vap-engine failed, or the bundle answered something that is not PSA's verdict."""
+
+
+def namespace_name(level: str, version: str) -> str:
+    """A DNS label per (level, version): requests for different ones run side by side in the engine."""
+    return f"pssgen-{level}-{version.replace('.', '-')}"
+
+
+def judged_namespace(level: str, version: str) -> dict[str, Any]:
+    labels = {}
+    for mode in MODES:
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = version
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace_name(level, version),
+                                                                   "labels": labels}}  # fmt: skip
+
+
+def request_body(obj: Mapping[str, Any], level: str, version: str) -> dict[str, Any]:
+    """The request for ``obj`` at (level, version): a dry-run CREATE by ``USERNAME`` into its judged namespace."""
+    namespace = judged_namespace(level, version)
+    metadata = dict(obj.get("metadata") or {})
+    metadata["namespace"] = namespace["metadata"]["name"]  # no check reads it; the request's namespace must match
+    return {
+        "operation": "CREATE",
+        "object": {**obj, "metadata": metadata},
+        "namespace": namespace,
+        "userInfo": {"username": USERNAME, "groups": ["system:authenticated"]},
+        "dryRun": True,
+    }
+
+
+def strip_denial(message: str) -> str | None:
+    """PSA's text of an enforce denial (``<resource> "<name>" is forbidden: ValidatingAdmissionPolicy ...``)."""
+    _, found, rest = message.partition(" is forbidden: ")
+    match = _DENIED.match(rest) if found else None
+    return rest[match.end() :] if match else None
+
+
+def strip_warning(warning: str) -> str | None:
+    match = _WARNED.match(warning)
+    return warning[match.end() :] if match else None
+
+
+def verdict(obj: Mapping[str, Any], answer: Mapping[str, Any], level: str, version: str) -> Result:
+    """The Result a vap-engine answer gives for ``obj``: see the module doc."""
+    if "error" in answer:
+        raise VapError(f"vap-engine could not judge it: {answer['error']}")
+    status = answer.get("status") or {}
+    if obj.get("kind") == "Pod":
+        if answer.get("allowed"):
+            return Result(True, (), level, version)
+        text = strip_denial(str(status.get("message", "")))
+        if text is None or not text.startswith("violates PodSecurity "):
+            raise VapError(f"denied, but not as PSA denies (HTTP {status.get('code')}): {status.get('message')}")
+        return psa_result(text, level, version)
+    if not answer.get("allowed"):
+        raise VapError(f"a {obj.get('kind')} was denied (PSA only warns on workloads): {status.get('message')}")
+    warnings = [w for w in (strip_warning(str(w)) for w in answer.get("warnings") or []) if w is not None]
+    psa = [w for w in warnings if w.startswith("would violate PodSecurity ")]
+    if len(psa) != len(warnings):
+        raise VapError(f"a warning that is not PSA's: {next(w for w in warnings if w not in psa)}")
+    if not psa:
+        return Result(True, (), level, version)
+    return psa_result(psa[0], level, version)
+
+
+def _json_default(value: object) -> str:
+    """YAML timestamps become RFC 3339 strings, as they would in the API server's JSON."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class VapEngine(EngineBase):
+    """The VAP bundle under the API server's own ValidatingAdmissionPolicy plugin (see the module doc)."""
+
+    name = "vap"
+
+    def __init__(self, bundle_dir: Path | None = None) -> None:
+        from generator.tools import VAP_ENGINE, ToolError, require
+
+        try:
+            binary = require(VAP_ENGINE)
+        except ToolError as exc:
+            raise EngineUnavailable(str(exc)) from exc
+        if bundle_dir is not None:
+            if not bundle_dir.is_dir():
+                raise EngineUnavailable(f"no VAP bundle at {bundle_dir}: not a directory")
+            self._process = _Process([str(binary), str(bundle_dir)], None)
+        else:
+            from generator.render.vap import vap_bundle
+
+            setup = json.dumps({"files": vap_bundle()}, separators=(",", ":")).encode() + b"\n"
+            self._process = _Process([str(binary), "-"], setup)
+
+    def evaluate_many(self, requests: Sequence[Request]) -> list[Result]:
+        results: list[Result | None] = [None] * len(requests)
+        asked: list[tuple[int, Mapping[str, Any], str, str]] = []
+        for index, (obj, level, asked_version) in enumerate(requests):
+            if level == "privileged":
+                results[index] = Result(True, (), level, str(asked_version))
+            elif level in JUDGED_LEVELS:
+                _require_judged_kind(obj)
+                asked.append((index, obj, level, str(asked_version)))
+            else:
+                raise ValueError(f"invalid level {level!r}")
+        for start in range(0, len(asked), CHUNK):
+            chunk = asked[start : start + CHUNK]
+            lines = [_line(obj, level, version, index) for index, obj, level, version in chunk]
+            for (index, obj, level, version), answer in zip(chunk, self._process.ask(lines), strict=True):
+                try:
+                    results[index] = verdict(obj, answer, level, version)
+                except VapError as exc:
+                    raise VapError(f"{_describe(index, obj, level, version)}: {exc}") from None
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        self._process.stop()
+
+
+def _require_judged_kind(obj: Mapping[str, Any]) -> None:
+    kind, api_version = obj.get("kind"), str(obj.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0]
+    if not isinstance(kind, str) or API_GROUPS.get(kind) != group:
+        raise VapError(f"apiVersion {api_version!r} kind {kind!r} is not a kind PSA judges")
+
+
+def _line(obj: Mapping[str, Any], level: str, version: str, index: int) -> bytes:
+    """One request without its leading ``{"id":N,`` (the process numbers it)."""
+    try:
+        body = json.dumps(request_body(obj, level, version), default=_json_default, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise VapError(f"{_describe(index, obj, level, version)} cannot be sent as JSON: {exc}") from None
+    return body[1:].encode() + b"\n"
+
+
+def _describe(index: int, obj: Mapping[str, Any], level: str, version: str) -> str:
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return f"request {index} ({obj.get('kind')} {name!r}) at {level}:{version}"
+
+
+class _Process:
+    """One ``vap-engine`` process: JSON lines in, answers in the same order out.
+
+    Started on first use from the thread that uses it (PR_SET_PDEATHSIG follows that
+    thread), in its own session, tracked so that exit and SIGTERM stop it. A batch is
+    written by a separate thread while this one reads, so neither blocks on a full
+    pipe. Anything that leaves the pipes out of step kills it; the next batch starts
+    a new one.
+    """
+
+    def __init__(self, command: list[str], setup: bytes | None) -> None:
+        self.command = command
+        self._setup = setup
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._next_id = 0
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._stderr is not None:
+            self._stderr.close()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop(); unlinked, so nothing is left
+        try:
+            proc = subprocess.Popen(
+                dies_with_us(self.command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        except OSError as exc:
+            self.stop()
+            raise EngineUnavailable(f"cannot start {self.command[0]}: {exc}") from exc
+        self._proc = proc
+        track(self)
+        return proc
+
+    def ask(self, lines: Sequence[bytes]) -> list[dict[str, Any]]:
+        with self._lock:
+            fresh = self._proc is None
+            proc = self._proc or self._start()
+            first = self._next_id
+            self._next_id += len(lines)
+            payload = b"".join(b'{"id":%d,%s' % (first + n, line) for n, line in enumerate(lines))
+            if fresh and self._setup is not None:
+                payload = self._setup + payload
+            failed: list[OSError] = []
+            writer = threading.Thread(target=self._write, args=(proc, payload, failed), daemon=True)
+            writer.start()
+            try:
+                answers = self._read(proc, first, len(lines))
+            except BaseException:
+                self._broken(proc, writer)
+                raise
+            writer.join()
+            if failed:
+                self._broken(proc, writer)
+                raise VapError(f"writing to vap-engine failed: {failed[0]}")
+            return answers
+
+    @staticmethod
+    def _write(proc: subprocess.Popen[bytes], payload: bytes, failed: list[OSError]) -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.flush()
+        except OSError as exc:  # the reader reports the dead process
+            failed.append(exc)
+
+    def _read(self, proc: subprocess.Popen[bytes], first: int, count: int) -> list[dict[str, Any]]:
+        assert proc.stdout is not None
+        answers: list[dict[str, Any]] = []
+        for n in range(count):
+            line = proc.stdout.readline()
+            if not line:
+                status = proc.wait()
+                raise VapError(f"vap-engine exited (status {status}) after {n} of {count} answers: {self._tail()}")
+            try:
+                answer = json.loads(line)
+            except ValueError as exc:
+                raise VapError(f"vap-engine answered a line that is not JSON: {line[:200]!r}") from exc
+            if not isinstance(answer, dict) or answer.get("id") != first + n:
+                raise VapError(f"vap-engine answered {line[:200]!r}, expected id {first + n}")
+            answers.append(answer)
+        return answers
+
+    def _broken(self, proc: subprocess.Popen[bytes], writer: threading.Thread) -> None:
+        kill_group(proc)
+        writer.join()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        self._proc = None
+        untrack(self)
+
+    def stop(self) -> None:
+        """Close stdin so the process ends; kill its group if it does not. Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+            except BaseException:
+                kill_group(proc)
+                raise
+            finally:
+                if proc.stdout is not None:
+                    proc.stdout.close()
+        untrack(self)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _tail(self) -> str:
+        """The last of the process's stderr, on one line: errors are one line."""
+        if self._stderr is None:
+            return "(no stderr)"
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace").strip()
+        text = " ".join(text[-STDERR_TAIL:].split()) if len(text) > STDERR_TAIL else " ".join(text.split())
+        return text or "(no stderr)"
