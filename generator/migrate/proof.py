@@ -347,10 +347,13 @@ def prove(psp: pspmap.Psp, *, pods: int = DEFAULT_PODS, seed: int = DEFAULT_SEED
 
 
 def unmutated_verdict(psp: pspmap.Psp, mutation: pspmap.Mutation, level: str, version: str) -> str | None:
-    """PSA's words for the base pod without the PSP's default at ``level`` and ``version``; None when allowed."""
-    pod = copy.deepcopy(pspmap.base_pod(psp))
+    """PSA's words, at ``level`` and ``version``, for what the base pod fails only once the PSP's default is taken
+    away (the pod as its manifest says it); None when that adds no violation."""
+    base = pspmap.base_pod(psp)
+    pod = copy.deepcopy(base)
     mutation.undo(pod)
     if level == "privileged":
         return None
-    result = evaluate(pod, level, version)
-    return None if result.allowed else result.forbidden_detail
+    before = set(evaluate(base, level, version).violations)
+    added = [v for v in evaluate(pod, level, version).violations if v not in before]
+    return ", ".join(f"{v.reason} ({v.detail})" if v.detail else v.reason for v in added) or None
