@@ -16,6 +16,7 @@ from generator.cli.controls import controls
 from generator.cli.diff import diff
 from generator.cli.fuzz import fuzz
 from generator.cli.generate import generate
+from generator.cli.migrate_psp import migrate_psp
 from generator.cli.options import EXIT_ERROR
 from generator.cli.tools import tools
 from generator.errors import PssgenError
@@ -31,10 +32,11 @@ def cli() -> None:
     pssgen check deploy/ --level restricted
     pssgen controls --level baseline --version v1.29
     pssgen generate --check
+    pssgen migrate-psp psp/
     """
 
 
-for _command in (check, cluster, controls, diff, conformance, fuzz, generate, tools):
+for _command in (check, cluster, controls, diff, conformance, fuzz, generate, migrate_psp, tools):
     cli.add_command(_command)
 
 
