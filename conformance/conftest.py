@@ -37,7 +37,11 @@ def project_fixtures() -> list[Fixture]:
     return project_corpus()
 
 
-@pytest.fixture(scope="session", params=ENGINE_NAMES, ids=lambda name: f"engine={name}")
+# The offline engines, and the VAP bundle under the API server's own plugin (vap-engine).
+PARITY_ENGINE_NAMES = (*ENGINE_NAMES, "vap")
+
+
+@pytest.fixture(scope="session", params=PARITY_ENGINE_NAMES, ids=lambda name: f"engine={name}")
 def engine(request: pytest.FixtureRequest) -> Iterator[EngineBase]:
     """Each engine in turn, started once per session: the same test body judges them all."""
     try:

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from generator.engines import EngineBase
+from generator.engines.base import Worded
 from generator.parity.compare import Case, compare, fixture_cases, fixture_expectation_problem, oracle_verdicts
 from generator.parity.corpus import Fixture
 from generator.parity.fixtures import entries_from
 from generator.parity.oracle import Oracle
-from generator.policy.versions import NEWEST_MINOR
+from generator.policy.versions import LATEST, NEWEST_MINOR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generated import LEVELS, VERSIONS, generated_objects
@@ -101,3 +102,27 @@ def test_generated_pods_at_every_boundary(engine: EngineBase, oracle: Oracle) ->
     # A corpus that is all-allowed or all-denied would prove little.
     assert 0.2 * len(cases) < denied < 0.95 * len(cases), f"{denied} of {len(cases)} denied"
     _assert_parity(engine, oracle, cases)
+
+
+def test_the_vap_bundles_message_differences_are_the_listed_ones(oracle: Oracle) -> None:
+    """Each of MESSAGE_DIFFERENCES that a manifest can show offline, shown by the vap engine and named by it; what
+    the API server refuses to store (these annotation values) only reaches the policy offline."""
+    from generator.engines import open_engine
+    from generator.parity.fixtures import minimal_pod
+    from generator.render import vap
+
+    pod = minimal_pod("baseline", NEWEST_MINOR)
+    name = pod["spec"]["containers"][0]["name"]
+    quoted = {**pod, "metadata": {"name": "quoted", "annotations": {
+        f"container.apparmor.security.beta.kubernetes.io/{name}": "x\u2028\x01\x85\\u2028\ty"}}}  # fmt: skip
+    long = {**pod, "spec": {**pod["spec"], "containers": [
+        {**pod["spec"]["containers"][0], "name": f"{'c' * 60}-{i:02}", "securityContext": {"privileged": True}}
+        for i in range(80)]}}  # fmt: skip
+    with open_engine("vap") as engine:
+        got = engine.evaluate_many([(quoted, "baseline", LATEST), (long, "baseline", LATEST)])
+        want = oracle.evaluate_many([(quoted, "baseline", "latest"), (long, "baseline", "latest")])
+        assert "\\u2028" in want[0].message and "\\x01" in want[0].message and "\\u0085" in want[0].message
+        assert engine.listed_difference(got[0], want[0].message) == ("non-printable-quoted",)
+        assert isinstance(got[0], Worded) and got[0].text == want[0].message.replace("\\u2028", "\u2028", 1)
+        assert engine.listed_difference(got[1], want[1].message) == ("over-5-KiB",)
+        assert isinstance(got[1], Worded) and got[1].text == vap.vap_message(want[1].message) != want[1].message

@@ -36,6 +36,14 @@ class Refused(Result):
     refusal: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Worded(Result):
+    """A denial read back from an admission answer, with the answer's own text (PSA's head and detail), for the
+    engines whose text may differ from PSA's in listed ways (``EngineBase.listed_difference``)."""
+
+    text: str = ""
+
+
 class Engine(Protocol):
     name: str
 
@@ -60,6 +68,11 @@ class EngineBase(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def listed_difference(self, got: Result, psa_message: str) -> tuple[str, ...] | None:
+        """The engine's documented ways of wording PSA's ``psa_message`` that ``got`` shows, or None: an engine
+        whose text is always PSA's has none."""
+        return None
 
     def close(self) -> None:  # noqa: B027 (not abstract: an engine that holds nothing has nothing to release)
         """Engines holding a process or connection release it here."""

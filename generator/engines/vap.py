@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, psa_result
+from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, Worded, psa_result
 from generator.engines.children import dies_with_us, kill_group, track, untrack
-from generator.policy.model import Result
+from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Result
 from generator.policy.pod import API_GROUPS
 
 JUDGED_LEVELS: tuple[str, ...] = ("baseline", "restricted")
@@ -109,7 +109,7 @@ def verdict(obj: Mapping[str, Any], answer: Mapping[str, Any], level: str, versi
         text = strip_denial(str(status.get("message", "")))
         if text is None or not text.startswith("violates PodSecurity "):
             raise VapError(f"denied, but not as PSA denies (HTTP {status.get('code')}): {status.get('message')}")
-        return psa_result(text, level, version)
+        return _worded(text, level, version)
     if not answer.get("allowed"):
         raise VapError(f"a {obj.get('kind')} was denied (PSA only warns on workloads): {status.get('message')}")
     warnings = [w for w in (strip_warning(str(w)) for w in answer.get("warnings") or []) if w is not None]
@@ -118,7 +118,12 @@ def verdict(obj: Mapping[str, Any], answer: Mapping[str, Any], level: str, versi
         raise VapError(f"a warning that is not PSA's: {next(w for w in warnings if w not in psa)}")
     if not psa:
         return Result(True, (), level, version)
-    return psa_result(psa[0], level, version)
+    return _worded(psa[0], level, version)
+
+
+def _worded(text: str, level: str, version: str) -> Worded:
+    found = psa_result(text, level, version)
+    return Worded(found.allowed, found.violations, level, version, text)
 
 
 def _json_default(value: object) -> str:
@@ -170,6 +175,17 @@ class VapEngine(EngineBase):
                 except VapError as exc:
                     raise VapError(f"{_describe(index, obj, level, version)}: {exc}") from None
         return [r for r in results if r is not None]
+
+    def listed_difference(self, got: Result, psa_message: str) -> tuple[str, ...] | None:
+        """Which of the bundle's listed message differences (``generator.render.vap.MESSAGE_DIFFERENCES``) make
+        ``got``'s text from PSA's; the workload's warning is held to PSA's warning wording."""
+        from generator.render.vap import listed_difference
+
+        if not isinstance(got, Worded):
+            return None
+        if got.text.startswith(WARN_HEAD) and psa_message.startswith(ENFORCE_HEAD):
+            psa_message = WARN_HEAD + psa_message[len(ENFORCE_HEAD) :]
+        return listed_difference(psa_message, got.text)
 
     def close(self) -> None:
         self._process.stop()

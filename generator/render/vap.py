@@ -103,6 +103,45 @@ def vap_message(psa_message: str) -> str:
     return message[: keep - len(CUT_MARK)] + CUT_MARK
 
 
+def _cel_quoted(psa_message: str) -> str:
+    """``psa_message`` with each of Go's \\u/\\U escapes above U+00FF written as the character, as CEL's strings.quote
+    writes it (the "non-printable-quoted" difference); other escapes (\\x, \\u00XX, \\n, ...) are the policy's too."""
+    out, i = [], 0
+    while i < len(psa_message):
+        ch = psa_message[i]
+        if ch == "\\" and i + 1 < len(psa_message):
+            width = {"u": 4, "U": 8}.get(psa_message[i + 1], 0)
+            digits = psa_message[i + 2 : i + 2 + width]
+            if width and len(digits) == width and all(c in "0123456789abcdef" for c in digits):
+                code = int(digits, 16)
+                if code > 0xFF:
+                    out.append(chr(code))
+                    i += 2 + width
+                    continue
+            out.append(psa_message[i : i + 2])  # an escape the policy writes as Go does, "\\\\" included
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def listed_difference(psa_message: str, vap_text: str) -> tuple[str, ...] | None:
+    """Which of MESSAGE_DIFFERENCES turn PSA's message into the policy's text (its order: quoting, newline, the
+    5 KiB cut), () when they are equal, None when the text is not PSA's message under listed differences."""
+    if vap_text == psa_message:
+        return ()
+    quoted = _cel_quoted(psa_message)
+    if vap_message(quoted) != vap_text:
+        return None
+    found = [key for key, applies in (
+        ("non-printable-quoted", quoted != psa_message),
+        ("newline", "\n" in quoted),
+        ("over-5-KiB", vap_text.endswith(CUT_MARK) and vap_text != quoted.replace("\n", "\\n")),
+    ) if applies]  # fmt: skip
+    return tuple(found)
+
+
 class VapRenderError(PssgenError, ValueError):
     """The configuration cannot be expressed in the VAP bundle's parameters."""
 
