@@ -18,6 +18,9 @@ Sections (each figure the median of several runs; the runs column says how many)
                objects, for each engine through generator.engines.open_engine.
   check        ``pssgen check --jobs 2 --output json`` on a 100,000-object kubectl List, as YAML and as
                JSON: objects/s and peak memory (largest process, and the sum over its process tree).
+  admission    A live API server's latency for a dry-run Pod create (the typical pod, allowed and denied in
+               turn, at restricted) with no judge, built-in PSA, the VAP bundle and Gatekeeper with its bundle:
+               median and p99 per judge (bench/admission.py).
 
 The table goes to stdout at the end; progress goes to stderr. --quick (about two minutes) uses fewer runs
 and smaller inputs: its figures show that every row works, not how fast anything is.
@@ -49,6 +52,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import admission
 from engines import (
     bench_input,
     every_level_and_version,
@@ -69,7 +73,7 @@ from generator.policy.evaluate import evaluate
 from generator.policy.versions import parse_version
 from generator.tools import OPA, ROOT, require
 
-SECTIONS = ("evaluator", "opa", "conformance", "scaling", "check")
+SECTIONS = ("evaluator", "opa", "conformance", "scaling", "check", "admission")
 LEVELS = ("baseline", "restricted")
 CONTAINERS = (1, 5, 20, 100)
 PSSGEN = [sys.executable, "-c", "from generator.cli import main; main()"]
@@ -90,15 +94,16 @@ class Plan:
     container_pods: int  # pods per run at 1 container; divided by the container count, at least 2
     object_counts: tuple[int, ...]
     export_objects: int
+    admission_requests: int  # dry-run creates per judge
     quick: bool = False
 
 
 FULL = Plan(runs=5, budget=30.0, py_seconds=1.0, go_pods=50_000, opa_count=5, rest_pods=300, batch_pods=2000,
             corpus_every=1, container_pods=2000, object_counts=(1_000, 10_000, 100_000),
-            export_objects=100_000)  # fmt: skip
+            export_objects=100_000, admission_requests=600)  # fmt: skip
 QUICK = Plan(runs=1, budget=0.0, py_seconds=0.2, go_pods=5_000, opa_count=1, rest_pods=20, batch_pods=100,
              corpus_every=25, container_pods=50, object_counts=(10, 100, 1_000), export_objects=2_000,
-             quick=True)  # fmt: skip
+             admission_requests=40, quick=True)  # fmt: skip
 
 
 @dataclass
@@ -769,6 +774,18 @@ def print_table(rows: Sequence[Row]) -> None:
         print("  ".join(cells).rstrip())
 
 
+def section_admission(bench: Bench) -> None:
+    """What each judge adds to a dry-run Pod create, on the same pods (bench/admission.py)."""
+    pods = [admission.pod(f"bench-{i}", denied=i % 2 == 1) for i in range(bench.plan.admission_requests)]
+    found = admission.measure(pods)
+    for judge, median, p99, over in admission.summary(found):
+        runs = len(found[judge])
+        bench.add(Row("admission", f"dry-run Pod create, {judge}: median", median, "ms", runs))
+        bench.add(Row("admission", f"dry-run Pod create, {judge}: p99", p99, "ms", runs))
+        if judge != "none":
+            bench.add(Row("admission", f"dry-run Pod create, {judge}: median over no judge", over, "ms", runs))
+
+
 def parse_policies(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Policy]:
     own = Policy("out/rego", ROOT / "out" / "rego", "data.pss.result", "pss", targets=True)
     others = []
@@ -809,6 +826,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "conformance": lambda: section_conformance(bench),
         "scaling": lambda: section_scaling(bench),
         "check": lambda: section_check(bench),
+        "admission": lambda: section_admission(bench),
     }
     for name in sections:
         print(f"[{name}] load {load()}", file=sys.stderr, flush=True)
