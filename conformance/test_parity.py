@@ -118,11 +118,23 @@ def test_the_vap_bundles_message_differences_are_the_listed_ones(oracle: Oracle)
     long = {**pod, "spec": {**pod["spec"], "containers": [
         {**pod["spec"]["containers"][0], "name": f"{'c' * 60}-{i:02}", "securityContext": {"privileged": True}}
         for i in range(80)]}}  # fmt: skip
+    adds = [f"CAP_{i:03}" for i in reversed(range(300))]  # more than SORT_LIMIT, the smallest last
+    many = {**pod, "spec": {**pod["spec"], "containers": [
+        {**pod["spec"]["containers"][0], "securityContext": {"capabilities": {"add": adds}}}]}}  # fmt: skip
     with open_engine("vap") as engine:
-        got = engine.evaluate_many([(quoted, "baseline", LATEST), (long, "baseline", LATEST)])
-        want = oracle.evaluate_many([(quoted, "baseline", "latest"), (long, "baseline", "latest")])
+        got = engine.evaluate_many(
+            [(quoted, "baseline", LATEST), (long, "baseline", LATEST), (many, "baseline", LATEST)]
+        )
+        want = oracle.evaluate_many([(o, "baseline", "latest") for o in (quoted, long, many)])
         assert "\\u2028" in want[0].message and "\\x01" in want[0].message and "\\u0085" in want[0].message
         assert engine.listed_difference(got[0], want[0].message) == ("non-printable-quoted",)
         assert isinstance(got[0], Worded) and got[0].text == want[0].message.replace("\\u2028", "\u2028", 1)
         assert engine.listed_difference(got[1], want[1].message) == ("over-5-KiB",)
         assert isinstance(got[1], Worded) and got[1].text == vap.vap_message(want[1].message) != want[1].message
+        # long-lists: the first SORT_LIMIT values, sorted, then the mark, where PSA sorts all 300.
+        shown = [*sorted(adds[: vap.SORT_LIMIT]), vap.CUT_ITEM]
+        assert isinstance(got[2], Worded) and len(want[2].message.encode()) < vap.MAX_MESSAGE_BYTES
+        assert got[2].text == want[2].message.replace('", "'.join(sorted(adds)), '", "'.join(shown))
+        assert (
+            [v.check for v in got[2].violations] == [v.check for v in want[2].violations] == ["capabilities_baseline"]
+        )

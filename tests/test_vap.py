@@ -8,6 +8,7 @@ come from the registry, the parameters are the configuration's, and bad configur
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,14 @@ def test_go_quote_fixes_cover_every_character_go_escapes_up_to_latin_1() -> None
     assert ".replace('\\xa0', '\\\\u00a0')" in fixes
     assert "'\\x0a'" not in fixes  # strings.quote already writes \n, as Go does
     assert fixes.count(".replace(") == 25 + 1 + 34  # C0 but the named seven, DEL, C1 + NBSP + soft hyphen
+
+
+def test_the_readme_lists_each_message_difference_as_the_policy_makes_it() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### ValidatingAdmissionPolicy (CEL)") :]
+    section = section[: section.index("\n### ")]
+    assert vap.CUT_MARK.strip() in section
+    assert f"more than {vap.SORT_LIMIT} values" in section and f'then `"{vap.CUT_ITEM}"`' in section
+    assert "`\\n`" in section and "U+2028" in section
+    table = section[section.index("| difference | why |") :].split("\n\n")[0].splitlines()
+    assert len(table) - 2 == len(vap.MESSAGE_DIFFERENCES)  # header and rule, then one row per difference

@@ -57,9 +57,9 @@ KUSTOMIZATION_PATH = "kustomization.yaml"
 # and escapes its message to stay within.
 MAX_MESSAGE_BYTES = 5 * 1024
 CUT_MARK = " [message cut to 5 KiB]"
-# CEL charges sort() the square of a list's length: a check sorts at most this many values (then "…" if more differ).
+# CEL charges sort() the square of a list's length: a check sorts at most this many values (then "..." if more differ).
 SORT_LIMIT = 256
-CUT_ITEM = "…"
+CUT_ITEM = "..."  # ASCII: a message stays ASCII, and is cut at exactly 5 KiB
 # Separates the exemption lists in a ConfigMap value (which holds only strings); no exempt name may contain it.
 LIST_SEPARATOR = "\n"
 
