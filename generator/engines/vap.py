@@ -6,10 +6,12 @@ the API server wires it, fed JSON lines. This engine asks it what a cluster with
 the bundle applied (and PSA's own plugin off) would answer:
 
 * an object at (level, version) is created (dry run) in a namespace labelled
-  ``pod-security.kubernetes.io/enforce`` and ``warn`` with that level and
+  ``pod-security.kubernetes.io/enforce``, ``warn`` and ``audit`` with that level and
   version, one namespace per (level, version), as the ``cluster`` engine does;
 * a Pod's verdict is the enforce binding's denial; a workload's (PSA never denies
-  one) the warn binding's warning; the VAP wording around PSA's text
+  one) the audit binding's annotation, which must equal the warn binding's warning
+  where the API server keeps that (it drops a warning holding a control character,
+  as it drops PSA's own); the VAP wording around PSA's text
   (``ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: `` and
   ``Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': ``)
   is taken off and PSA's ``violates PodSecurity ...`` read back into checks;
@@ -42,16 +44,20 @@ from generator.engines.base import EngineBase, EngineError, EngineUnavailable, R
 from generator.engines.children import dies_with_us, kill_group, track, untrack
 from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Result
 from generator.policy.pod import API_GROUPS
+from generator.render.vap import AUDIT_ANNOTATION, POLICY_NAME
 
 JUDGED_LEVELS: tuple[str, ...] = ("baseline", "restricted")
 USERNAME = "pssgen"  # the requesting user (the API server always has one; PSA exempts none by default)
 CHUNK = 2000  # requests in flight at a time: bounds memory on a big export
 STOP_GRACE = 5.0
 STDERR_TAIL = 2000
-MODES = ("enforce", "warn")  # the labels a judged namespace carries; audit stays at its default
+MODES = ("enforce", "warn", "audit")  # a judged namespace's labels: audit gives a workload's verdict (see verdict)
 
 _DENIED = re.compile(r"^ValidatingAdmissionPolicy '([^']*)' with binding '([^']*)' denied request: ")
 _WARNED = re.compile(r"^Validation failed for ValidatingAdmissionPolicy '([^']*)' with binding '([^']*)': ")
+
+
+AUDIT_ANNOTATION_KEY = f"{POLICY_NAME}/{AUDIT_ANNOTATION}"
 
 
 class VapError(EngineError):
@@ -116,9 +122,14 @@ def verdict(obj: Mapping[str, Any], answer: Mapping[str, Any], level: str, versi
     psa = [w for w in warnings if w.startswith("would violate PodSecurity ")]
     if len(psa) != len(warnings):
         raise VapError(f"a warning that is not PSA's: {next(w for w in warnings if w not in psa)}")
-    if not psa:
+    # A workload's verdict is the audit binding's annotation: the API server drops a warning holding a control
+    # character (a Warning header cannot carry one), as it drops PSA's own; an audit annotation keeps it.
+    audited = (answer.get("annotations") or {}).get(AUDIT_ANNOTATION_KEY)
+    if psa and psa[0] != audited:
+        raise VapError(f"the warning {psa[0]!r} is not the audit annotation {audited!r}")
+    if not audited:
         return Result(True, (), level, version)
-    return _worded(psa[0], level, version)
+    return _worded(str(audited), level, version)
 
 
 def _worded(text: str, level: str, version: str) -> Worded:

@@ -101,10 +101,10 @@ def compare(
             key = (case.level, case.version)
             report.total[key] += 1
             difference = describe_difference(case, engine.name, got, want)
-            listed = None if difference is None else _listed(engine, got, want)
-            if difference is None or listed is not None:
+            listed_as = None if difference is None else listed(engine, got, want)
+            if difference is None or listed_as is not None:
                 report.agreed[key] += 1
-                report.listed.update(listed or ())
+                report.listed.update(listed_as or ())
             else:
                 report.disagreements.append(difference)
         if progress is not None:
@@ -112,7 +112,7 @@ def compare(
     return report
 
 
-def _listed(engine: EngineBase, got: Result, want: OracleVerdict) -> tuple[str, ...] | None:
+def listed(engine: EngineBase, got: Result, want: OracleVerdict) -> tuple[str, ...] | None:
     """The engine's listed message differences that turn PSA's denial into ``got``'s text, byte for byte (so the
     verdict and the failed checks, as far as the text shows them, are PSA's), or None."""
     if want.error is not None or got.allowed or want.allowed:

@@ -27,7 +27,7 @@ import json
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ import yaml
 
 from generator.engines import EngineBase
 from generator.manifests.shape import conform
-from generator.parity.compare import Case, describe_difference
+from generator.parity.compare import Case, describe_difference, listed
 from generator.parity.corpus import CORPUS_LEVELS, EXPECTED_SUBSTRINGS, fixture_prefix
 from generator.parity.fixtures import FOUND_DIR, NEAR_MISSES, RELAXED_PODS, minimal_pod, workload
 from generator.parity.oracle import Oracle, OracleVerdict
@@ -803,6 +803,8 @@ class FuzzReport:
     oracle_errors: list[str] = field(default_factory=list)  # PSA could not evaluate what the reader accepted
     by_level_version: Counter[tuple[str, str]] = field(default_factory=Counter)
     disagreements: dict[str, list[Disagreement]] = field(default_factory=dict)
+    # Cases whose text differs from PSA's only in the engine's listed ways (its verdict PSA's), by engine
+    listed: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     seconds: float = 0.0
 
     @property
@@ -852,6 +854,9 @@ def run(
             for (item, obj, level, version, verdict), answer in zip(cases, answers, strict=True):
                 found = _disagreement(engine.name, item, obj, level, version, answer, verdict)
                 if found is None:
+                    continue
+                if not isinstance(answer, Exception) and (why := listed(engine, answer, verdict)) is not None:
+                    report.listed[engine.name].update(why)  # the engine's documented wording: an agreement
                     continue
                 report.disagreements[engine.name].append(found)
                 kind = found.signature
