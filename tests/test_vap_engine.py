@@ -18,6 +18,7 @@ import pytest
 
 from generator.engines.base import UNATTRIBUTED
 from generator.engines.vap import (
+    AUDIT_ANNOTATION_KEY,
     VapEngine,
     VapError,
     judged_namespace,
@@ -71,11 +72,19 @@ def test_a_pod_is_judged_by_the_denial_read_back_into_checks() -> None:
     assert allowed.allowed  # an allowed Pod is allowed, whatever warn says
 
 
-def test_a_workload_is_judged_by_the_warning_with_psa_wording() -> None:
-    warning = WARNED + f'would violate PodSecurity "restricted:latest": {HOST}'
-    result = verdict(DEPLOYMENT, {"id": 0, "allowed": True, "warnings": [warning]}, "restricted", "latest")
+def test_a_workload_is_judged_by_the_audit_annotation_equal_to_its_warning() -> None:
+    text = f'would violate PodSecurity "restricted:latest": {HOST}'
+    audited = {AUDIT_ANNOTATION_KEY: text}
+    answer = {"id": 0, "allowed": True, "warnings": [WARNED + text], "annotations": audited}
+    result = verdict(DEPLOYMENT, answer, "restricted", "latest")
     assert [v.check for v in result.violations] == ["hostNamespaces"]
+    # The API server drops a warning holding a control character: the annotation still gives the verdict.
+    dropped = verdict(DEPLOYMENT, {"id": 0, "allowed": True, "warnings": [], "annotations": audited}, "restricted",
+                      "latest")  # fmt: skip
+    assert [v.check for v in dropped.violations] == ["hostNamespaces"]
     assert verdict(DEPLOYMENT, {"id": 0, "allowed": True, "warnings": []}, "restricted", "latest").allowed
+    with pytest.raises(VapError, match="is not the audit annotation"):
+        verdict(DEPLOYMENT, {"id": 0, "allowed": True, "warnings": [WARNED + text]}, "restricted", "latest")
 
 
 def test_text_that_is_psa_shaped_but_unreadable_is_kept_unattributed() -> None:
@@ -116,7 +125,7 @@ def test_anything_but_psa_s_verdict_is_an_engine_error(obj: dict[str, Any], answ
         verdict(obj, answer, "baseline", "latest")
 
 
-def test_requests_carry_the_level_and_version_on_both_modes_labels_in_their_own_namespace() -> None:
+def test_requests_carry_the_level_and_version_on_every_modes_labels_in_their_own_namespace() -> None:
     body = request_body(POD, "restricted", "v1.29")
     labels = body["namespace"]["metadata"]["labels"]
     assert labels == {
@@ -124,6 +133,8 @@ def test_requests_carry_the_level_and_version_on_both_modes_labels_in_their_own_
         "pod-security.kubernetes.io/enforce-version": "v1.29",
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/warn-version": "v1.29",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "v1.29",
     }
     assert body["object"]["metadata"]["namespace"] == body["namespace"]["metadata"]["name"] == "pssgen-restricted-v1-29"
     assert body["operation"] == "CREATE" and body["dryRun"] is True and body["userInfo"]["username"]
