@@ -4,14 +4,17 @@ One run, the same pods for every judge (``pod``: an init container, an app and a
 as written or with one capability added, in turn, at restricted:latest), one request at a time so each figure is
 a request's latency, not a throughput:
 
-  none         the API server with no Pod Security judge (PodSecurity off, nothing applied): the floor
+  none         the API server with no Pod Security judge (PodSecurity off, nothing applied): the floor for the
+               VAP and Gatekeeper
+  none (PSA on) PodSecurity on, the namespace labelled enforce=privileged (PSA judges nothing): the floor for
+               built-in PSA, measured in turn with it, request for request
   built-in PSA kube-apiserver's own PodSecurity admission, the namespace labelled enforce=restricted
   VAP          PodSecurity off, out/vap applied (kubectl apply -k), the same labels
   Gatekeeper   PodSecurity off, Gatekeeper with out/gatekeeper applied, the same labels (a webhook round trip)
 
 Two local clusters (the project's pinned etcd, kube-apiserver, Gatekeeper): one with PodSecurity on, one without,
 where the VAP bundle is applied, measured and deleted before Gatekeeper starts. Median and p99 per judge, and the
-median over the floor.
+median over its cluster's floor.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from generator.tools import ETCD, GATEKEEPER, KUBE_APISERVER, KUBECTL, require
 ROOT = Path(__file__).resolve().parents[1]
 ENFORCE = "pod-security.kubernetes.io/enforce"
 NAMESPACE = "bench-restricted"
+OPEN = "bench-privileged"
 
 
 def pod(name: str, denied: bool) -> dict[str, Any]:
@@ -49,25 +53,33 @@ def pod(name: str, denied: bool) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}}, "spec": spec}
 
 
-def _latencies(cluster: LocalCluster, namespace: str, pods: Sequence[Mapping[str, Any]],
-               expect: Callable[[int, int], bool]) -> list[float]:  # fmt: skip
-    """Milliseconds per dry-run create of each pod in turn; ``expect(i, status)`` says the answer is the judge's."""
+WARM_UP = 50  # requests before the measured ones: connections, the judge's caches, the API server's own
+
+
+def _latencies(cluster: LocalCluster, namespaces: Sequence[str], pods: Sequence[Mapping[str, Any]],
+               expect: Callable[[str, int, int], bool]) -> list[list[float]]:  # fmt: skip
+    """Milliseconds per dry-run create of each pod, into each namespace in turn (request for request, so drift
+    falls on all alike); ``expect(namespace, i, status)`` says the answer is the judge's."""
     api = cluster.api_client()
-    path = f"/api/v1/namespaces/{namespace}/pods"
-    for pod in pods[:10]:  # warm the connection and the judge's caches
-        dry_run(api, path, pod)
-    out = []
+    paths = [f"/api/v1/namespaces/{namespace}/pods" for namespace in namespaces]
+    for pod in pods[:WARM_UP]:
+        for path in paths:
+            dry_run(api, path, pod)
+    out: list[list[float]] = [[] for _ in namespaces]
     for i, pod in enumerate(pods):
-        started = time.perf_counter()
-        answer = dry_run(api, path, pod)
-        out.append((time.perf_counter() - started) * 1000)
-        if not expect(i, answer.status):
-            raise RuntimeError(f"request {i}: HTTP {answer.status}: {answer.message[:200]}")
+        for namespace, path, times in zip(namespaces, paths, out, strict=True):
+            started = time.perf_counter()
+            answer = dry_run(api, path, pod)
+            times.append((time.perf_counter() - started) * 1000)
+            if not expect(namespace, i, answer.status):
+                raise RuntimeError(f"request {i} in {namespace}: HTTP {answer.status}: {answer.message[:200]}")
     return out
 
 
-def _judged(i: int, status: int) -> bool:
-    """Even requests are the allowed pod, odd ones the denied pod."""
+def _judged(namespace: str, i: int, status: int) -> bool:
+    """In the judged namespace even requests are the allowed pod, odd ones the denied pod; elsewhere all pass."""
+    if namespace != NAMESPACE:
+        return status < 300
     return status < 300 if i % 2 == 0 else status == 403
 
 
@@ -84,17 +96,18 @@ def measure(pods: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {}
     with LocalCluster(etcd=etcd, kube_apiserver=apiserver) as cluster:
         cluster.ensure_namespace(NAMESPACE, {ENFORCE: "restricted"})
+        cluster.ensure_namespace(OPEN, {ENFORCE: "privileged"})
         _wait_denying(cluster, pods[1], "built-in PSA")
-        found["built-in PSA"] = _latencies(cluster, NAMESPACE, pods, _judged)
+        found["built-in PSA"], found["none (PSA on)"] = _latencies(cluster, [NAMESPACE, OPEN], pods, _judged)
     off = ("--disable-admission-plugins=PodSecurity",)
     with LocalCluster(etcd=etcd, kube_apiserver=apiserver, apiserver_args=off) as cluster:
         cluster.ensure_namespace(NAMESPACE, {ENFORCE: "restricted"})
-        found["none"] = _latencies(cluster, NAMESPACE, pods, lambda _, status: status < 300)
+        (found["none"],) = _latencies(cluster, [NAMESPACE], pods, lambda _, __, status: status < 300)
         applied = cluster.kubectl("apply", "-k", str(ROOT / "out" / "vap"), kubectl=kubectl)
         if applied.returncode != 0:
             raise RuntimeError(f"kubectl apply -k out/vap: {applied.stderr.strip()}")
         _wait_denying(cluster, pods[1], "the VAP bundle")
-        found["VAP"] = _latencies(cluster, NAMESPACE, pods, _judged)
+        (found["VAP"],) = _latencies(cluster, [NAMESPACE], pods, _judged)
         deleted = cluster.kubectl("delete", "-k", str(ROOT / "out" / "vap"), kubectl=kubectl)
         if deleted.returncode != 0:
             raise RuntimeError(f"kubectl delete -k out/vap: {deleted.stderr.strip()}")
@@ -105,7 +118,7 @@ def measure(pods: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
         cluster.start_gatekeeper(gatekeeper)
         cluster.apply_bundle(ROOT / "out" / "gatekeeper", kubectl=kubectl)
         _wait_denying(cluster, pods[1], "Gatekeeper")
-        found["Gatekeeper"] = _latencies(cluster, NAMESPACE, pods, _judged)
+        (found["Gatekeeper"],) = _latencies(cluster, [NAMESPACE], pods, _judged)
     return found
 
 
@@ -114,9 +127,20 @@ def p99(values: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def summary(found: Mapping[str, Sequence[float]]) -> list[tuple[str, float, float, float]]:
-    """(judge, median ms, p99 ms, median over the floor ms), the floor first."""
-    floor = statistics.median(found["none"])
-    order = ("none", "built-in PSA", "VAP", "Gatekeeper")
-    return [(name, statistics.median(found[name]), p99(found[name]), statistics.median(found[name]) - floor)
-            for name in order if name in found]  # fmt: skip
+def summary(found: Mapping[str, Sequence[float]]) -> list[tuple[str, float, float]]:
+    """(figure, median ms, p99 ms): each floor, then each judge's allowed pods (a denial ends a request early, so
+    the two are apart), its denied pods, and its allowed pods' median over its cluster's floor (p99 0)."""
+    floors = {"built-in PSA": "none (PSA on)", "VAP": "none", "Gatekeeper": "none"}
+    rows: list[tuple[str, float, float]] = []
+    for name in ("none (PSA on)", "none"):
+        if name in found:
+            rows.append((name, statistics.median(found[name]), p99(found[name])))
+    for name, floor in floors.items():
+        if name not in found:
+            continue
+        allowed, denied = found[name][0::2], found[name][1::2]
+        rows.append((f"{name}, allowed pods", statistics.median(allowed), p99(allowed)))
+        rows.append((f"{name}, denied pods", statistics.median(denied), p99(denied)))
+        rows.append((f"{name}, allowed pods over no judge",
+                     statistics.median(allowed) - statistics.median(found[floor]), 0.0))  # fmt: skip
+    return rows

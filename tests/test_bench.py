@@ -46,10 +46,12 @@ def expected_figures(other: str) -> list[str]:
         rows += [f"pssgen check --jobs 2 --output json, 2000 objects as {fmt}",
                  f"peak memory, largest process, 2000 objects as {fmt}",
                  f"peak memory, whole process tree, 2000 objects as {fmt}"]  # fmt: skip
-    for judge in ("none", "built-in PSA", "VAP", "Gatekeeper"):
-        rows += [f"dry-run Pod create, {judge}: median", f"dry-run Pod create, {judge}: p99"]
-        if judge != "none":
-            rows.append(f"dry-run Pod create, {judge}: median over no judge")
+    for floor in ("none (PSA on)", "none"):
+        rows += [f"dry-run Pod create, {floor}: median", f"dry-run Pod create, {floor}: p99"]
+    for judge in ("built-in PSA", "VAP", "Gatekeeper"):
+        for pods in ("allowed pods", "denied pods"):
+            rows += [f"dry-run Pod create, {judge}, {pods}: median", f"dry-run Pod create, {judge}, {pods}: p99"]
+        rows.append(f"dry-run Pod create, {judge}, allowed pods over no judge: median")
     return rows
 
 
