@@ -56,7 +56,7 @@ test: tools cluster-tools lint
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest tests -m "not slow and not tools" -q
 
-## bench: every speed figure beside its target, each the median of several runs (bench/run.py; about 17 minutes
+## bench: every speed figure beside its target, each the median of several runs (bench/run.py; about 18 minutes
 ## on 2 cores). REGO=dir QUERY=q [SHAPE=pss|raw|gatekeeper] times other Rego beside out/rego, e.g.
 ## `make bench REGO=out/rego QUERY=data.main.deny SHAPE=raw`; BENCH_ARGS=--quick for a two-minute run.
 bench: tools
