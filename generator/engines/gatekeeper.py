@@ -43,18 +43,16 @@ import json
 import os
 import re
 import subprocess
-import tempfile
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import yaml
 
 from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request
-from generator.engines.children import Children, dies_with_us, kill_group, track, untrack
+from generator.engines.children import Children
+from generator.engines.lines import LinesProcess
 from generator.policy.model import Result, Violation
 from generator.policy.pod import API_GROUPS
 from generator.policy.registry import active_checks
@@ -74,8 +72,7 @@ GROUP_LABEL = "pssgen.dev/gator-group"
 REQUEST_LABEL = "pssgen.dev/gator-request"
 GATOR_TIMEOUT = 600.0
 ENGINE_CHUNK = 2000  # requests serialised and in flight at a time: bounds memory on a big export
-STOP_GRACE = 5.0
-STDERR_TAIL = 4000
+STDERR_TAIL = 4000  # of gator's output, in its errors
 
 
 class GatorError(EngineError):
@@ -118,148 +115,6 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-class _Reviewer:
-    """One ``gatekeeper-engine`` process: set up once, then JSON lines in, answers in the same order out.
-
-    Started from the thread that uses it (``PR_SET_PDEATHSIG`` follows that thread),
-    in its own session, tracked so that exit and SIGTERM stop it. A batch is written
-    by a separate thread while this one reads, so neither side blocks on a full pipe.
-    Anything that leaves the pipes out of step (a dead process, a wrong id, an
-    interruption) kills the process; the next batch starts a new one.
-    """
-
-    def __init__(self, binary: Path, setup: Mapping[str, Any]) -> None:
-        self.binary = binary
-        self.modules: dict[str, str] = {}
-        self._setup = json.dumps(setup, separators=(",", ":")).encode() + b"\n"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: IO[bytes] | None = None
-        self._next_id = 0
-        self._lock = threading.Lock()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        if self._stderr is not None:  # the last process's, kept for the error that ended it
-            self._stderr.close()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop()
-        try:
-            proc = subprocess.Popen(
-                dies_with_us([str(self.binary)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=self._stderr, start_new_session=True, close_fds=True,
-            )  # fmt: skip
-        except OSError as exc:
-            self.stop()
-            raise EngineUnavailable(f"cannot start {self.binary}: {exc}") from exc
-        self._proc = proc
-        track(self)
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(self._setup)
-            proc.stdin.flush()
-        except OSError:
-            pass  # the process is gone: the missing ready line says why
-        ready = proc.stdout.readline()
-        try:
-            answer = json.loads(ready) if ready else None
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or answer.get("ready") is not True:
-            self._broken(proc)
-            answered = f" (it answered {ready[:200]!r})" if ready else ""
-            raise GatorError(f"gatekeeper-engine did not start: {self._stderr_text()}{answered}")
-        self.modules = dict(answer.get("modules") or {})
-        return proc
-
-    def review(self, lines: Sequence[bytes]) -> list[dict[str, Any]]:
-        """The answers to ``lines`` (requests without ids: they are numbered here), in order."""
-        with self._lock:
-            proc = self._proc or self._start()
-            first = self._next_id
-            self._next_id += len(lines)
-            payload = b"".join(b'{"id":%d,%s' % (first + n, line) for n, line in enumerate(lines))
-            failed: list[OSError] = []
-            writer = threading.Thread(target=self._write, args=(proc, payload, failed), daemon=True)
-            writer.start()
-            try:
-                answers = self._read(proc, first, len(lines))
-            except BaseException:
-                self._broken(proc, writer)
-                raise
-            writer.join()
-            if failed:
-                self._broken(proc, writer)
-                raise GatorError(f"writing to gatekeeper-engine failed: {failed[0]}")
-            return answers
-
-    @staticmethod
-    def _write(proc: subprocess.Popen[bytes], payload: bytes, failed: list[OSError]) -> None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(payload)
-            proc.stdin.flush()
-        except OSError as exc:  # the reader reports the dead process
-            failed.append(exc)
-
-    def _read(self, proc: subprocess.Popen[bytes], first: int, count: int) -> list[dict[str, Any]]:
-        assert proc.stdout is not None
-        answers: list[dict[str, Any]] = []
-        for n in range(count):
-            line = proc.stdout.readline()
-            if not line:
-                status = proc.wait()
-                raise GatorError(
-                    f"gatekeeper-engine exited (status {status}) after {n} of {count} answers: {self._stderr_text()}"
-                )
-            try:
-                answer = json.loads(line)
-            except ValueError as exc:
-                raise GatorError(f"gatekeeper-engine answered a line that is not JSON: {line[:200]!r}") from exc
-            if not isinstance(answer, dict) or answer.get("id") != first + n:
-                raise GatorError(f"gatekeeper-engine answered {line[:200]!r}, expected id {first + n}")
-            answers.append(answer)
-        return answers
-
-    def _broken(self, proc: subprocess.Popen[bytes], writer: threading.Thread | None = None) -> None:
-        """Kill a process whose pipes may be out of step (which ends a blocked writer), and forget it; its
-        stderr is kept for the error being raised."""
-        kill_group(proc)
-        if writer is not None:
-            writer.join()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        self._proc = None
-        untrack(self)
-
-    def stop(self) -> None:
-        """Close stdin so the process ends; kill its group if it does not. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-            try:
-                proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-            except BaseException:
-                kill_group(proc)
-                raise
-            finally:
-                if proc.stdout is not None:
-                    proc.stdout.close()
-        untrack(self)
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def _stderr_text(self) -> str:
-        if self._stderr is None:
-            return ""
-        self._stderr.seek(0)
-        return _tail(self._stderr.read().decode("utf-8", "replace").strip()) or "(no stderr)"
-
-
 class GatekeeperEngine(EngineBase):
     """The generated ConstraintTemplates, through gatekeeper-engine or through gator (see the module doc)."""
 
@@ -277,7 +132,7 @@ class GatekeeperEngine(EngineBase):
         self._bundle = gatekeeper_bundle()
         self._shipped = cast(dict[str, Any], yaml.safe_load(self._bundle[constraint_path("enforce")]))
         self._children = Children()  # the gators running
-        self._reviewer: _Reviewer | None = None
+        self._reviewer: LinesProcess | None = None
         try:
             tool = GATOR if self.mode == "gator" else GATEKEEPER_ENGINE
             self._binary = require(tool)
@@ -319,14 +174,15 @@ class GatekeeperEngine(EngineBase):
     @property
     def modules(self) -> dict[str, str]:
         """The Go modules (Gatekeeper, the constraint framework, OPA) and versions the engine process runs."""
-        return dict(self._reviewer.modules) if self._reviewer is not None else {}
+        return dict(self._reviewer.greeting.get("modules") or {}) if self._reviewer is not None else {}
 
-    def _engine(self) -> _Reviewer:
+    def _engine(self) -> LinesProcess:
         if self._reviewer is None:
             templates = [yaml.safe_load(self._bundle[TEMPLATE_PATH])]
-            self._reviewer = _Reviewer(
-                self._binary, {"templates": templates, "constraints": {"enforce": self._shipped}}
-            )
+            setup = {"templates": templates, "constraints": {"enforce": self._shipped}}
+            self._reviewer = LinesProcess("gatekeeper-engine", [str(self._binary)], GatorError,
+                                          setup=json.dumps(setup, separators=(",", ":")).encode() + b"\n",
+                                          ready=True)  # fmt: skip
         return self._reviewer
 
     def _via_engine(self, items: Sequence[_Item]) -> dict[int, list[Mapping[str, Any]]]:
@@ -335,7 +191,7 @@ class GatekeeperEngine(EngineBase):
         found: dict[int, list[Mapping[str, Any]]] = {}
         for start in range(0, len(items), ENGINE_CHUNK):
             chunk = items[start : start + ENGINE_CHUNK]
-            answers = reviewer.review([_request_line(item) for item in chunk])
+            answers = reviewer.ask([_request_line(item) for item in chunk])
             errors = [(item, a["error"]) for item, a in zip(chunk, answers, strict=True) if "error" in a]
             if errors:
                 item, error = errors[0]

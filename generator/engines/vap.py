@@ -29,19 +29,15 @@ own session, tracked until closed); it is started from the thread that uses it.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
-import subprocess
-import tempfile
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, Worded, psa_result
-from generator.engines.children import dies_with_us, kill_group, track, untrack
+from generator.engines.lines import LinesProcess
 from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Result
 from generator.policy.pod import API_GROUPS
 from generator.render.vap import AUDIT_ANNOTATION, POLICY_NAME
@@ -49,8 +45,6 @@ from generator.render.vap import AUDIT_ANNOTATION, POLICY_NAME
 JUDGED_LEVELS: tuple[str, ...] = ("baseline", "restricted")
 USERNAME = "pssgen"  # the requesting user (the API server always has one; PSA exempts none by default)
 CHUNK = 2000  # requests in flight at a time: bounds memory on a big export
-STOP_GRACE = 5.0
-STDERR_TAIL = 2000
 MODES = ("enforce", "warn", "audit")  # a judged namespace's labels: audit gives a workload's verdict (see verdict)
 
 _DENIED = re.compile(r"^ValidatingAdmissionPolicy '([^']*)' with binding '([^']*)' denied request: ")
@@ -159,12 +153,12 @@ class VapEngine(EngineBase):
         if bundle_dir is not None:
             if not bundle_dir.is_dir():
                 raise EngineUnavailable(f"no VAP bundle at {bundle_dir}: not a directory")
-            self._process = _Process([str(binary), str(bundle_dir)], None)
+            self._process = LinesProcess("vap-engine", [str(binary), str(bundle_dir)], VapError)
         else:
             from generator.render.vap import vap_bundle
 
             setup = json.dumps({"files": vap_bundle()}, separators=(",", ":")).encode() + b"\n"
-            self._process = _Process([str(binary), "-"], setup)
+            self._process = LinesProcess("vap-engine", [str(binary), "-"], VapError, setup=setup)
 
     def evaluate_many(self, requests: Sequence[Request]) -> list[Result]:
         results: list[Result | None] = [None] * len(requests)
@@ -222,128 +216,3 @@ def _describe(index: int, obj: Mapping[str, Any], level: str, version: str) -> s
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, Mapping) else None
     return f"request {index} ({obj.get('kind')} {name!r}) at {level}:{version}"
-
-
-class _Process:
-    """One ``vap-engine`` process: JSON lines in, answers in the same order out.
-
-    Started on first use from the thread that uses it (PR_SET_PDEATHSIG follows that
-    thread), in its own session, tracked so that exit and SIGTERM stop it. A batch is
-    written by a separate thread while this one reads, so neither blocks on a full
-    pipe. Anything that leaves the pipes out of step kills it; the next batch starts
-    a new one.
-    """
-
-    def __init__(self, command: list[str], setup: bytes | None) -> None:
-        self.command = command
-        self._setup = setup
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: IO[bytes] | None = None
-        self._next_id = 0
-        self._lock = threading.Lock()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        if self._stderr is not None:
-            self._stderr.close()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop(); unlinked, so nothing is left
-        try:
-            proc = subprocess.Popen(
-                dies_with_us(self.command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                start_new_session=True, close_fds=True,
-            )  # fmt: skip
-        except OSError as exc:
-            self.stop()
-            raise EngineUnavailable(f"cannot start {self.command[0]}: {exc}") from exc
-        self._proc = proc
-        track(self)
-        return proc
-
-    def ask(self, lines: Sequence[bytes]) -> list[dict[str, Any]]:
-        with self._lock:
-            fresh = self._proc is None
-            proc = self._proc or self._start()
-            first = self._next_id
-            self._next_id += len(lines)
-            payload = b"".join(b'{"id":%d,%s' % (first + n, line) for n, line in enumerate(lines))
-            if fresh and self._setup is not None:
-                payload = self._setup + payload
-            failed: list[OSError] = []
-            writer = threading.Thread(target=self._write, args=(proc, payload, failed), daemon=True)
-            writer.start()
-            try:
-                answers = self._read(proc, first, len(lines))
-            except BaseException:
-                self._broken(proc, writer)
-                raise
-            writer.join()
-            if failed:
-                self._broken(proc, writer)
-                raise VapError(f"writing to vap-engine failed: {failed[0]}")
-            return answers
-
-    @staticmethod
-    def _write(proc: subprocess.Popen[bytes], payload: bytes, failed: list[OSError]) -> None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(payload)
-            proc.stdin.flush()
-        except OSError as exc:  # the reader reports the dead process
-            failed.append(exc)
-
-    def _read(self, proc: subprocess.Popen[bytes], first: int, count: int) -> list[dict[str, Any]]:
-        assert proc.stdout is not None
-        answers: list[dict[str, Any]] = []
-        for n in range(count):
-            line = proc.stdout.readline()
-            if not line:
-                status = proc.wait()
-                raise VapError(f"vap-engine exited (status {status}) after {n} of {count} answers: {self._tail()}")
-            try:
-                answer = json.loads(line)
-            except ValueError as exc:
-                raise VapError(f"vap-engine answered a line that is not JSON: {line[:200]!r}") from exc
-            if not isinstance(answer, dict) or answer.get("id") != first + n:
-                raise VapError(f"vap-engine answered {line[:200]!r}, expected id {first + n}")
-            answers.append(answer)
-        return answers
-
-    def _broken(self, proc: subprocess.Popen[bytes], writer: threading.Thread) -> None:
-        kill_group(proc)
-        writer.join()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        self._proc = None
-        untrack(self)
-
-    def stop(self) -> None:
-        """Close stdin so the process ends; kill its group if it does not. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-            try:
-                proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-            except BaseException:
-                kill_group(proc)
-                raise
-            finally:
-                if proc.stdout is not None:
-                    proc.stdout.close()
-        untrack(self)
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def _tail(self) -> str:
-        """The last of the process's stderr, on one line: errors are one line."""
-        if self._stderr is None:
-            return "(no stderr)"
-        self._stderr.seek(0)
-        text = self._stderr.read().decode("utf-8", "replace").strip()
-        text = " ".join(text[-STDERR_TAIL:].split()) if len(text) > STDERR_TAIL else " ".join(text.split())
-        return text or "(no stderr)"
