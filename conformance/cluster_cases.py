@@ -1,12 +1,16 @@
-"""The corpus the live-cluster suites send: upstream's fixtures at four versions, the project's, generated pods."""
+"""What the live-cluster suites share: the corpus they send (upstream's fixtures at four versions, the project's,
+generated pods), and one request to a local cluster, dry run or for real."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from generator.engines.cluster import LocalCluster
+from generator.engines.live import DryRun, dry_run
 from generator.parity.corpus import upstream_corpus
 from generator.parity.fixtures import project_corpus
 from generator.policy.versions import NEWEST_MINOR
@@ -31,3 +35,18 @@ def corpus_cases() -> list[tuple[str, Mapping[str, Any], str, str]]:
             for version in GENERATED_VERSIONS:
                 cases.append((f"generated/{name}@{level}:{version}", obj, level, version))
     return cases
+
+
+def api_request(cluster: LocalCluster, method: str, path: str, body: Mapping[str, Any],
+                content_type: str = "application/json", dry: bool = True) -> DryRun:  # fmt: skip
+    """One request as the cluster's admin: a dry run (``dry_run``'s answer), or for real (the stored object)."""
+    api = cluster.api_client()
+    if dry:
+        return dry_run(api, path, body, method=method, content_type=content_type)
+    verb, url, headers, payload = api.param_serialize(
+        method, path, body=body, header_params={"Content-Type": content_type}, auth_settings=["BearerToken"]
+    )[:4]
+    response = api.call_api(verb, url, header_params=headers, body=payload)
+    response.read()  # type: ignore[no-untyped-call]
+    text = (response.data or b"").decode()
+    return DryRun(response.status, json.loads(text) if response.status < 300 else None, text, [])

@@ -12,7 +12,6 @@ objects it sent, and each judge's requests per second; any disagreement fails th
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -27,14 +26,14 @@ from kubernetes import client as k8s
 
 from generator import tools
 from generator.engines.cluster import LocalCluster
-from generator.engines.live import ClusterEngine, DryRun, dry_run
+from generator.engines.live import ClusterEngine, DryRun
 from generator.parity.cluster import GatekeeperJudge, Tally, gatekeeper_problem, oracle_on_stored, stored_forms
 from generator.parity.fixtures import minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_cases import corpus_cases
+from cluster_cases import api_request, corpus_cases
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -179,24 +178,9 @@ def _create(live: Live, namespace: str, obj: Mapping[str, Any]) -> dict[str, Any
     return dict(answer.object)
 
 
-def _request(
-    live: Live,
-    method: str,
-    path: str,
-    body: Mapping[str, Any],
-    content_type: str = "application/json",
-    dry: bool = True,
-) -> DryRun:
-    api = live.cluster.api_client()
-    if dry:
-        return dry_run(api, path, body, method=method, content_type=content_type)
-    verb, url, headers, payload = api.param_serialize(
-        method, path, body=body, header_params={"Content-Type": content_type}, auth_settings=["BearerToken"]
-    )[:4]
-    response = api.call_api(verb, url, header_params=headers, body=payload)
-    response.read()  # type: ignore[no-untyped-call]
-    text = (response.data or b"").decode()
-    return DryRun(response.status, json.loads(text) if response.status < 300 else None, text, [])
+def _request(live: Live, method: str, path: str, body: Mapping[str, Any], content_type: str = "application/json",
+             dry: bool = True) -> DryRun:  # fmt: skip
+    return api_request(live.cluster, method, path, body, content_type, dry)
 
 
 def _psa_namespace(live: Live, name: str, labels: dict[str, str] | None = None) -> str:

@@ -13,7 +13,6 @@ itself held to the API server's PSA by test_psa_modes_cluster).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -35,7 +34,7 @@ from generator.render import vap
 from generator.render.vap import POLICY_NAME, binding_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_cases import corpus_cases
+from cluster_cases import api_request, corpus_cases
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -63,16 +62,7 @@ class Live:
 
 def _request(live: Live, method: str, path: str, body: Mapping[str, Any], content_type: str = "application/json",
              dry: bool = True) -> DryRun:  # fmt: skip
-    api = live.cluster.api_client()
-    if dry:
-        return dry_run(api, path, body, method=method, content_type=content_type)
-    verb, url, headers, payload = api.param_serialize(
-        method, path, body=body, header_params={"Content-Type": content_type}, auth_settings=["BearerToken"]
-    )[:4]
-    response = api.call_api(verb, url, header_params=headers, body=payload)
-    response.read()  # type: ignore[no-untyped-call]
-    text = (response.data or b"").decode()
-    return DryRun(response.status, json.loads(text) if response.status < 300 else None, text, [])
+    return api_request(live.cluster, method, path, body, content_type, dry)
 
 
 def _pod(name: str, **container: Any) -> dict[str, Any]:
