@@ -294,3 +294,45 @@ def test_engine_judges_the_rendered_bundle_as_the_python_evaluator(engine: VapEn
         (r.allowed, r.violations, r.level, r.version) for r in expected
     ]  # a denial is a Worded (the answer's text kept), the same verdict
     assert sum(not r.allowed for r in expected) >= 8  # denials were judged, not only allowed objects
+
+
+@pytest.mark.tools
+@pytest.mark.timeout(180)
+def test_the_rendered_bundles_parameters_deny_when_bad_and_exempt_as_configured(binary: Path, tmp_path: Path) -> None:
+    """out/vap's ConfigMaps, under the API server's plugin: the configured defaults and exemptions apply, a bad
+    parameter denies (never allows), and a missing ConfigMap denies."""
+    from generator.render import gatekeeper as gk
+    from generator.render import vap
+
+    config = gk.configured_sample()  # defaults enforce=baseline, audit and warn restricted; exemptions
+    files = vap.vap_bundle(config)
+    bundle = tmp_path / "vap"
+    bundle.mkdir()
+    for name, text in files.items():
+        (bundle / name).write_text(text)
+    privileged = pod("p", containers=PRIVILEGED)
+    plain = namespace("plain")
+
+    def one(obj: dict[str, Any], ns: dict[str, Any], user: str = "jane") -> dict[str, Any]:
+        return {"object": obj, "namespace": ns, "userInfo": {"username": user}}
+
+    exempt_user, exempt_ns = config.usernames[0], config.namespaces[0]
+    runtime = pod("p", containers=PRIVILEGED, runtimeClassName=config.runtime_classes[0])
+    asked = [one(privileged, plain), one(privileged, plain, exempt_user), one(privileged, namespace(exempt_ns)),
+             one(runtime, plain)]  # fmt: skip
+    requests: list[dict[str, Any] | str] = [{"id": n, **r} for n, r in enumerate(asked)]
+    defaulted, by_user, by_namespace, by_runtime_class = ask(binary, requests, str(bundle))
+    assert defaulted["status"]["message"].endswith('denied request: violates PodSecurity "baseline:latest": '
+                                                   'privileged (container "c" must not set securityContext.'
+                                                   'privileged=true)')  # fmt: skip
+    assert by_user["allowed"] and by_namespace["allowed"] and by_runtime_class["allowed"]
+    params = (bundle / vap.PARAMS_PATH).read_text()
+    (bundle / vap.PARAMS_PATH).write_text(params.replace("enforce: baseline", "enforce: strict", 1))
+    (bad,) = ask(binary, [{"id": 0, **one(pod("p"), plain)}], str(bundle))
+    assert not bad["allowed"] and bad["status"]["message"].endswith(
+        "denied request: invalid parameters for pssgen-pod-security: "
+        "data.enforce must be one of privileged, baseline, restricted"
+    )
+    (bundle / vap.PARAMS_PATH).unlink()
+    (missing,) = ask(binary, [{"id": 0, **one(pod("p"), plain)}], str(bundle))
+    assert not missing["allowed"] and "no params found" in missing["status"]["message"]
