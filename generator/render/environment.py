@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
 import jinja2
+import yaml
 
 from generator.render.literals import (
     ADMISSION_PACKAGE,
@@ -57,9 +59,34 @@ def _load(root: Traversable, name: str) -> str | None:
     return node.read_text(encoding="utf-8") if node.is_file() else None
 
 
-def render_template(env: jinja2.Environment, template: str, **context: Any) -> str:
-    """Render one template, refusing output without the generated-file header."""
-    text = env.get_template(template).render(**context)
+def render_template(env: jinja2.Environment, source: str, /, **context: Any) -> str:
+    """Render one template, refusing output without the generated-file header or (for YAML) output YAML cannot
+    read: a template that renders broken YAML fails here, not in a cluster."""
+    text = env.get_template(source).render(**context)
     if not text.startswith(HEADER + "\n"):
-        raise ValueError(f"{template}: rendered output must start with the header {HEADER!r}")
+        raise ValueError(f"{source}: rendered output must start with the header {HEADER!r}")
+    if source.endswith(".yaml.j2"):
+        try:
+            list(yaml.safe_load_all(text))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{source}: rendered output is not YAML: {exc}") from exc
     return text
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """YAML documents dumped in Python, with their comment lines."""
+
+    comment: tuple[str, ...]
+    body: str
+
+
+def yaml_dump(data: Mapping[str, Any]) -> str:
+    """One YAML document as every bundle writes them: keys in the order built, block style, 120 columns."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+
+
+def render_document(env: jinja2.Environment, comment: Sequence[str], documents: Sequence[Mapping[str, Any]]) -> str:
+    """A generated YAML file: the header, ``comment`` as comment lines, then ``documents``."""
+    body = "---\n".join(yaml_dump(d) for d in documents)
+    return render_template(env, "document.yaml.j2", document=DocumentView(tuple(comment), body))

@@ -58,8 +58,8 @@ from generator.policy.pod import API_GROUPS, EVALUATED_KINDS
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.registry import CHECKS
 from generator.policy.versions import LEVELS, NEWEST_MINOR, VERSION_PATTERN, parse_version
-from generator.render.environment import environment
-from generator.render.literals import HEADER, rego_literal
+from generator.render.environment import environment, render_document, render_template
+from generator.render.literals import rego_literal
 from generator.render.rego import rego_modules
 
 TEMPLATE_KIND = "K8sPodSecurity"
@@ -150,14 +150,6 @@ class SuiteTestView:
     cases: tuple[CaseView, ...]
 
 
-@dataclass(frozen=True)
-class DocumentView:
-    """A YAML document dumped in Python, with its comment lines."""
-
-    comment: tuple[str, ...]
-    body: str
-
-
 def lib_modules() -> dict[str, str]:
     """The shared library (``lib/…`` modules of ``rego_modules()``), exactly as written to out/rego/lib."""
     return {path: text for path, text in rego_modules().items() if path.startswith("lib/")}
@@ -210,7 +202,7 @@ def rego_view() -> RegoView:
 
 def entry_module(env: jinja2.Environment) -> str:
     """The template's own Rego (its ``violation`` rule); the checks and PSA's admission rules live in the libs."""
-    return _render(env, "gatekeeper/podsecurity.rego.j2", template=rego_view())
+    return render_template(env, "gatekeeper/podsecurity.rego.j2", template=rego_view())
 
 
 def parameters_schema() -> dict[str, Any]:
@@ -837,26 +829,8 @@ def _invalid_constraint() -> dict[str, Any]:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def _render(env: jinja2.Environment, source: str, **context: Any) -> str:
-    """Render one template, refusing output without the header or (for YAML) output YAML cannot read."""
-    text = env.get_template(source).render(**context)
-    if not text.startswith(HEADER + "\n"):
-        raise ValueError(f"{source}: rendered output must start with the header {HEADER!r}")
-    if source.endswith(".yaml.j2"):
-        try:
-            list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{source}: rendered output is not YAML: {exc}") from exc
-    return text
-
-
-def _dump(data: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
-
-
 def _document(env: jinja2.Environment, comment: Sequence[str], *documents: Mapping[str, Any]) -> str:
-    body = "---\n".join(_dump(d) for d in documents)
-    return _render(env, "gatekeeper/document.yaml.j2", document=DocumentView(tuple(comment), body))
+    return render_document(env, comment, documents)
 
 
 def gatekeeper_bundle(
@@ -868,7 +842,9 @@ def gatekeeper_bundle(
 ) -> dict[str, str]:
     """Every file of ``out/gatekeeper`` for ``config``, keyed by its path there; byte-identical for the same input."""
     env = environment()
-    files: dict[str, str] = {TEMPLATE_PATH: _render(env, "gatekeeper/template.yaml.j2", template=template_view(env))}
+    files: dict[str, str] = {
+        TEMPLATE_PATH: render_template(env, "gatekeeper/template.yaml.j2", template=template_view(env))
+    }
     where = _configuration_comment(config, source)
     for mode in MODE_ACTIONS:
         comment = (*_MODE_COMMENT[mode], "", *where)
@@ -901,7 +877,7 @@ def gatekeeper_bundle(
         f"A sample Constraint for suite.yaml: enforce-version {INVALID_VERSION} must be refused by the schema.",
     ), _invalid_constraint())  # fmt: skip
     resources = [TEMPLATE_PATH, *(constraint_path(mode) for mode in MODE_ACTIONS)]
-    files[KUSTOMIZATION_PATH] = _render(env, "gatekeeper/kustomization.yaml.j2", resources=resources)
+    files[KUSTOMIZATION_PATH] = render_template(env, "gatekeeper/kustomization.yaml.j2", resources=resources)
     tests = suite_tests(config, deny_workloads, exclusions)
-    files[SUITE_PATH] = _render(env, "gatekeeper/suite.yaml.j2", tests=tests)
+    files[SUITE_PATH] = render_template(env, "gatekeeper/suite.yaml.j2", tests=tests)
     return dict(sorted(files.items()))

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-import yaml
 
 from generator import __version__
 from generator.errors import PssgenError
@@ -41,8 +40,7 @@ from generator.policy.pod import API_GROUPS
 from generator.policy.psa_config import PSA_DEFAULTS, PsaConfiguration
 from generator.policy.registry import BY_ID, CHECKS, active_checks
 from generator.policy.versions import LEVELS, MAX_MINOR, NEWEST_MINOR, VERSION_PATTERN, all_minors
-from generator.render.environment import environment
-from generator.render.literals import HEADER
+from generator.render.environment import environment, render_document, render_template
 
 POLICY_NAME = "pssgen-pod-security"
 PARAMS_NAMESPACE = "kube-system"  # exists in every cluster, and only administrators write to it
@@ -386,24 +384,6 @@ def params(config: PsaConfiguration, mode: str, *, deny_workloads: bool = False)
     }
 
 
-def _dump(documents: Sequence[Mapping[str, Any]]) -> str:
-    return "---\n".join(
-        yaml.safe_dump(d, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120) for d in documents
-    )
-
-
-def _render(env: jinja2.Environment, source: str, **context: Any) -> str:
-    text = env.get_template(source).render(**context)
-    if not text.startswith(HEADER + "\n"):
-        raise ValueError(f"{source}: rendered output must start with the header {HEADER!r}")
-    list(yaml.safe_load_all(text))  # a template that renders broken YAML fails here, not in a cluster
-    return text
-
-
-def _document(env: jinja2.Environment, comment: Sequence[str], documents: Sequence[Mapping[str, Any]]) -> str:
-    return _render(env, "vap/document.yaml.j2", comment=comment, body=_dump(documents))
-
-
 def vap_environment() -> jinja2.Environment:
     """The shared environment, with the constants the check templates name."""
     env = environment()
@@ -429,8 +409,8 @@ def vap_bundle(
     bindings = [binding(mode) for mode in MODE_ACTIONS]
     parameters = [params(config, mode, deny_workloads=deny_workloads) for mode in MODE_ACTIONS]
     files = {
-        POLICY_PATH: _render(env, "vap/policy.yaml.j2", policy=policy_view(env)),
-        BINDINGS_PATH: _document(
+        POLICY_PATH: render_template(env, "vap/policy.yaml.j2", policy=policy_view(env)),
+        BINDINGS_PATH: render_document(
             env,
             (
                 "One binding per PSA mode, each reading its mode, defaults and exemptions from its ConfigMap",
@@ -438,7 +418,7 @@ def vap_bundle(
             ),
             bindings,
         ),
-        PARAMS_PATH: _document(
+        PARAMS_PATH: render_document(
             env,
             (
                 "The bindings' parameters: the mode, PSA's defaults for a namespace without labels, and the",
@@ -448,5 +428,5 @@ def vap_bundle(
         ),
     }
     resources = [POLICY_PATH, PARAMS_PATH, BINDINGS_PATH]
-    files[KUSTOMIZATION_PATH] = _render(env, "vap/kustomization.yaml.j2", resources=resources)
+    files[KUSTOMIZATION_PATH] = render_template(env, "vap/kustomization.yaml.j2", resources=resources)
     return dict(sorted(files.items()))
