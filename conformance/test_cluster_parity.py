@@ -27,13 +27,13 @@ from kubernetes import client as k8s
 from generator import tools
 from generator.engines.cluster import LocalCluster
 from generator.engines.live import ClusterEngine, DryRun
-from generator.parity.cluster import GatekeeperJudge, Tally, gatekeeper_problem, oracle_on_stored, stored_forms
+from generator.parity.cluster import GatekeeperJudge, Tally, gatekeeper_problem
 from generator.parity.fixtures import minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_cases import api_request, corpus_cases
+from cluster_cases import api_request, judged_corpus
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -106,17 +106,9 @@ def _report(name: str, tally: Tally, width: int = 34) -> list[str]:
 def test_psa_and_gatekeeper_in_a_live_cluster_agree_with_the_oracle(
     live: Live, oracle: Oracle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cases = corpus_cases()
-    distinct: dict[int, int] = {}  # id(object) -> index in objects
-    objects: list[Mapping[str, Any]] = []
-    for _, obj, _, _ in cases:
-        if id(obj) not in distinct:
-            distinct[id(obj)] = len(objects)
-            objects.append(obj)
-    stored = stored_forms(live.cluster.api_client(), STORED, objects)
+    corpus = judged_corpus(live.cluster, STORED, oracle)
+    cases, stored, judged, verdicts = corpus.cases, corpus.stored, corpus.judged, corpus.verdicts
     refused = Counter(_refusal(answer) for answer in stored if answer.object is None)
-    judged = [(n, obj, level, version) for n, obj, level, version in cases if stored[distinct[id(obj)]].object]
-    verdicts = oracle_on_stored(oracle, stored, [(distinct[id(o)], lv, v) for _, o, lv, v in judged])
     raw = oracle.evaluate_many([(obj, level, version) for _, obj, level, version in judged])
     reworded = sum(1 for a, b in zip(verdicts, raw, strict=True) if a.violations != b.violations)
 
@@ -141,7 +133,7 @@ def test_psa_and_gatekeeper_in_a_live_cluster_agree_with_the_oracle(
             problems.append(f"{name}: {problem}")
 
     lines = [
-        f"in-cluster parity: {len(cases)} cases, {len(objects)} distinct objects; "
+        f"in-cluster parity: {len(cases)} cases, {corpus.objects} distinct objects; "
         f"{sum(refused.values())} refused by the API server before admission, "
         f"{len(judged)} cases judged by both; the API server's defaulting changed PSA's words for {reworded}",
         *(f"  refused x{n}: {why}" for why, n in refused.most_common(SHOWN_REFUSALS)),

@@ -26,7 +26,6 @@ import pytest
 from generator import tools
 from generator.engines.cluster import LocalCluster
 from generator.engines.live import ClusterEngine, DryRun, dry_run
-from generator.parity.cluster import oracle_on_stored, stored_forms
 from generator.parity.fixtures import minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import NEWEST_MINOR, parse_version
@@ -34,7 +33,7 @@ from generator.render import vap
 from generator.render.vap import POLICY_NAME, binding_name
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cluster_cases import api_request, corpus_cases
+from cluster_cases import api_request, judged_corpus
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -104,16 +103,8 @@ def oracle() -> Iterator[Oracle]:
 def test_the_vap_bundle_in_a_live_cluster_agrees_with_the_oracle(
     live: Live, oracle: Oracle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cases = corpus_cases()
-    distinct: dict[int, int] = {}
-    objects: list[Mapping[str, Any]] = []
-    for _, obj, _, _ in cases:
-        if id(obj) not in distinct:
-            distinct[id(obj)] = len(objects)
-            objects.append(obj)
-    stored = stored_forms(live.cluster.api_client(), STORED, objects)
-    judged = [(n, obj, level, version) for n, obj, level, version in cases if stored[distinct[id(obj)]].object]
-    verdicts = oracle_on_stored(oracle, stored, [(distinct[id(o)], lv, v) for _, o, lv, v in judged])
+    corpus = judged_corpus(live.cluster, STORED, oracle)
+    cases, judged, verdicts = corpus.cases, corpus.judged, corpus.verdicts
     requests = [(obj, level, parse_version(version)) for _, obj, level, version in judged]
     before, started = live.engine.requests, time.monotonic()
     results = live.engine.evaluate_many(requests)

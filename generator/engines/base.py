@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,14 @@ def answer_result(answer: Mapping[str, Any], level: str, version: Version) -> Re
         raise EngineError(f"policy could not evaluate an object: {answer.get('error') or 'skipped'}")
     violations = tuple(Violation(v["check"], v["reason"], v["detail"]) for v in answer["violations"])
     return Result(bool(answer["allowed"]), violations, level, str(version))
+
+
+def json_default(value: object) -> str:
+    """For ``json.dumps`` of manifests read from YAML: timestamps become RFC 3339 strings, as in the API server's
+    JSON (every Go tool pssgen feeds reads JSON)."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def psa_result(text: str, level: str, version: str) -> Result:

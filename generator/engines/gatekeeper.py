@@ -38,7 +38,6 @@ interrupted gator batch kills the gators still running before the exception goes
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re
@@ -50,7 +49,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request
+from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, json_default
 from generator.engines.children import Children
 from generator.engines.lines import LinesProcess
 from generator.policy.model import Result, Violation
@@ -106,13 +105,6 @@ def gatekeeper_review(obj: Mapping[str, Any], operation: str = "CREATE") -> dict
         "operation": operation,
         "userInfo": {"username": "pssgen"},
     }
-
-
-def _json_default(value: object) -> str:
-    """YAML timestamps become RFC 3339 strings, as they would in the API server's JSON."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class GatekeeperEngine(EngineBase):
@@ -298,7 +290,7 @@ def _request_line(item: _Item) -> bytes:
     request = {"constraint": "enforce", "parameters": _parameters(item.level, str(item.version)),
                "namespace": _NAMESPACE_OBJECT, "object": item.obj}  # fmt: skip
     try:
-        body = json.dumps(request, default=_json_default, separators=(",", ":"))
+        body = json.dumps(request, default=json_default, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise GatorError(f"{_describe(item)} cannot be sent to Gatekeeper as JSON: {exc}") from exc
     return body[1:].encode() + b"\n"

@@ -29,14 +29,13 @@ own session, tracked until closed); it is started from the thread that uses it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, Worded, psa_result
+from generator.engines.base import EngineBase, EngineError, EngineUnavailable, Request, Worded, json_default, psa_result
 from generator.engines.lines import LinesProcess
 from generator.policy.model import ENFORCE_HEAD, WARN_HEAD, Result
 from generator.policy.pod import API_GROUPS
@@ -131,13 +130,6 @@ def _worded(text: str, level: str, version: str) -> Worded:
     return Worded(found.allowed, found.violations, level, version, text)
 
 
-def _json_default(value: object) -> str:
-    """YAML timestamps become RFC 3339 strings, as they would in the API server's JSON."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 class VapEngine(EngineBase):
     """The VAP bundle under the API server's own ValidatingAdmissionPolicy plugin (see the module doc)."""
 
@@ -206,7 +198,7 @@ def _require_judged_kind(obj: Mapping[str, Any]) -> None:
 def _line(obj: Mapping[str, Any], level: str, version: str, index: int) -> bytes:
     """One request without its leading ``{"id":N,`` (the process numbers it)."""
     try:
-        body = json.dumps(request_body(obj, level, version), default=_json_default, separators=(",", ":"))
+        body = json.dumps(request_body(obj, level, version), default=json_default, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise VapError(f"{_describe(index, obj, level, version)} cannot be sent as JSON: {exc}") from None
     return body[1:].encode() + b"\n"

@@ -9,7 +9,6 @@ Every other engine is judged against what comes back from here.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from generator.engines.base import json_default
 from generator.policy.model import Result, Violation
 from generator.tools import PSA_VERSION, TOOLS_DIR, ToolError
 
@@ -135,20 +135,13 @@ def build_oracle(
     return binary
 
 
-def _json_default(value: object) -> str:
-    """YAML timestamps become RFC 3339 strings, as they would in the API server's JSON."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def _request_lines(first_id: int, batch: list[tuple[Mapping[str, Any], str, str]]) -> bytes:
     """The whole batch as JSON lines, built before anything is sent so a bad item fails cleanly."""
     lines = []
     for i, (obj, level, version) in enumerate(batch):
         request = {"id": first_id + i, "object": obj, "level": level, "version": version}
         try:
-            lines.append(json.dumps(request, default=_json_default).encode() + b"\n")
+            lines.append(json.dumps(request, default=json_default).encode() + b"\n")
         except (TypeError, ValueError) as exc:
             raise OracleError(f"item {i} of the batch cannot be sent to the oracle as JSON: {exc}") from exc
     return b"".join(lines)
