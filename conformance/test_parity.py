@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from generator.engines import EngineBase
+from generator.engines import EngineBase, open_engine
 from generator.engines.base import Worded
 from generator.parity.compare import Case, compare, fixture_cases, fixture_expectation_problem, oracle_verdicts
 from generator.parity.corpus import Fixture
-from generator.parity.fixtures import entries_from
+from generator.parity.fixtures import entries_from, minimal_pod
 from generator.parity.oracle import Oracle
 from generator.policy.versions import LATEST, NEWEST_MINOR
+from generator.render import vap
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generated import LEVELS, VERSIONS, generated_objects
@@ -107,10 +108,6 @@ def test_generated_pods_at_every_boundary(engine: EngineBase, oracle: Oracle) ->
 def test_the_vap_bundles_message_differences_are_the_listed_ones(oracle: Oracle) -> None:
     """Each of MESSAGE_DIFFERENCES that a manifest can show offline, shown by the vap engine and named by it; what
     the API server refuses to store (these annotation values) only reaches the policy offline."""
-    from generator.engines import open_engine
-    from generator.parity.fixtures import minimal_pod
-    from generator.render import vap
-
     pod = minimal_pod("baseline", NEWEST_MINOR)
     name = pod["spec"]["containers"][0]["name"]
     quoted = {**pod, "metadata": {"name": "quoted", "annotations": {

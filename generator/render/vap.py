@@ -132,10 +132,11 @@ def listed_difference(psa_message: str, vap_text: str) -> tuple[str, ...] | None
     quoted = _cel_quoted(psa_message)
     if vap_message(quoted) != vap_text:
         return None
+    escaped = quoted.replace("\n", "\\n")
     found = [key for key, applies in (
         ("non-printable-quoted", quoted != psa_message),
-        ("newline", "\n" in quoted),
-        ("over-5-KiB", vap_text.endswith(CUT_MARK) and vap_text != quoted.replace("\n", "\\n")),
+        ("newline", escaped != quoted),
+        ("over-5-KiB", escaped != vap_text),
     ) if applies]  # fmt: skip
     return tuple(found)
 
